@@ -1,0 +1,49 @@
+package reminders
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Mux routes deliveries to handlers by Reminder.Kind. A Mux is a Handler.
+// It is safe for concurrent use; handlers may be added while workers run.
+type Mux struct {
+	mu       sync.RWMutex
+	handlers map[string]Handler
+}
+
+// NewMux returns an empty Mux.
+func NewMux() *Mux { return &Mux{handlers: make(map[string]Handler)} }
+
+// Handle registers h for kind, replacing any handler registered before.
+// It panics on an empty kind or a nil handler, as http.ServeMux does: both
+// are programming errors found at start-up.
+func (m *Mux) Handle(kind string, h Handler) {
+	if kind == "" || h == nil {
+		panic("reminders: Mux.Handle needs a kind and a handler")
+	}
+	m.mu.Lock()
+	m.handlers[kind] = h
+	m.mu.Unlock()
+}
+
+// HandleFunc registers f for kind.
+func (m *Mux) HandleFunc(kind string, f func(ctx context.Context, d Delivery) error) {
+	if f == nil {
+		panic("reminders: Mux.HandleFunc needs a function")
+	}
+	m.Handle(kind, HandlerFunc(f))
+}
+
+// HandleReminder calls the handler registered for d.Kind, or returns an
+// error wrapping ErrNoHandler.
+func (m *Mux) HandleReminder(ctx context.Context, d Delivery) error {
+	m.mu.RLock()
+	h := m.handlers[d.Kind]
+	m.mu.RUnlock()
+	if h == nil {
+		return fmt.Errorf("%w %q", ErrNoHandler, d.Kind)
+	}
+	return h.HandleReminder(ctx, d)
+}

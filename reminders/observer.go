@@ -1,0 +1,54 @@
+package reminders
+
+import "time"
+
+// EventType names what happened to a reminder.
+type EventType string
+
+// Event types, one per Observer call.
+const (
+	// EventScheduled: Schedule, ScheduleMany (once per reminder) or Requeue
+	// stored a reminder.
+	EventScheduled EventType = "scheduled"
+	// EventDelivered: a handler is about to be called; Lateness is set.
+	EventDelivered EventType = "delivered"
+	// EventSucceeded: the handler returned nil; Duration is set.
+	EventSucceeded EventType = "succeeded"
+	// EventFailed: the handler returned an error or panicked; Duration and
+	// Err are set. EventRetried or EventDead follows.
+	EventFailed EventType = "failed"
+	// EventRetried: a failed attempt was put back with backoff.
+	EventRetried EventType = "retried"
+	// EventDead: the reminder went to the dead-letter set (retries spent,
+	// or a stored record that cannot be decoded); Err holds the reason.
+	EventDead EventType = "dead"
+)
+
+// Event describes one thing that happened to one reminder.
+type Event struct {
+	Type    EventType
+	ID      string
+	Kind    string
+	Attempt int
+	// Shard is the Redis shard index (0 for the eager scheduler).
+	Shard int
+	// Lateness is handler start minus DueAt, on EventDelivered.
+	Lateness time.Duration
+	// Duration is how long the handler ran, on EventSucceeded and EventFailed.
+	Duration time.Duration
+	// Err is the handler's error on EventFailed, the reason on EventDead.
+	Err error
+}
+
+// Observer receives events, for metrics (the Prometheus collector in
+// kit/metrics is one) or tracing. ObserveReminder is called synchronously
+// on the worker's goroutine: it must be fast and safe for concurrent use.
+type Observer interface {
+	ObserveReminder(e Event)
+}
+
+// ObserverFunc adapts a function to an Observer.
+type ObserverFunc func(e Event)
+
+// ObserveReminder calls f(e).
+func (f ObserverFunc) ObserveReminder(e Event) { f(e) }

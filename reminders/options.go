@@ -1,0 +1,221 @@
+package reminders
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Option configures a scheduler. Options that a backend does not use are
+// accepted and ignored (WithShards on the eager scheduler, for example), so
+// one option list can build either backend.
+type Option func(*options) error
+
+type options struct {
+	prefix          string
+	concurrency     int
+	lease           time.Duration
+	maxRetries      int
+	backoffMin      time.Duration
+	backoffMax      time.Duration
+	backoffSet      bool
+	shards          int
+	maxPayload      int
+	shutdownTimeout time.Duration
+	logger          *slog.Logger
+	observer        Observer
+	clock           func() time.Time
+}
+
+// Defaults, as documented on each option.
+const (
+	DefaultKeyPrefix       = "reminders"
+	DefaultConcurrency     = 10
+	DefaultLease           = 30 * time.Second
+	DefaultMaxRetries      = 3
+	DefaultBackoffMin      = time.Second
+	DefaultBackoffMax      = 10 * time.Minute
+	DefaultShards          = 1
+	DefaultMaxPayload      = 64 << 10
+	DefaultShutdownTimeout = 10 * time.Second
+	// MaxIDLen is the longest Reminder.ID and Reminder.Kind, in bytes.
+	MaxIDLen = 256
+)
+
+func newOptions(opts []Option) (*options, error) {
+	o := &options{
+		prefix:          DefaultKeyPrefix,
+		concurrency:     DefaultConcurrency,
+		lease:           DefaultLease,
+		maxRetries:      DefaultMaxRetries,
+		backoffMin:      DefaultBackoffMin,
+		backoffMax:      DefaultBackoffMax,
+		shards:          DefaultShards,
+		maxPayload:      DefaultMaxPayload,
+		shutdownTimeout: DefaultShutdownTimeout,
+		logger:          slog.New(slog.DiscardHandler),
+		clock:           time.Now,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+func invalidOption(format string, args ...any) error {
+	return fmt.Errorf("%w: option "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+// WithKeyPrefix sets the prefix of every Redis key, so that applications
+// sharing a Redis stay apart. It must be 1..64 bytes of letters, digits,
+// '.', '_' and '-' ('{', '}' and ':' would break the key layout).
+// Default: "reminders".
+func WithKeyPrefix(prefix string) Option {
+	return func(o *options) error {
+		if len(prefix) == 0 || len(prefix) > 64 {
+			return invalidOption("WithKeyPrefix: length %d, want 1..64", len(prefix))
+		}
+		for _, c := range []byte(prefix) {
+			ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+			if !ok {
+				return invalidOption("WithKeyPrefix: byte %q not allowed", c)
+			}
+		}
+		o.prefix = prefix
+		return nil
+	}
+}
+
+// WithConcurrency sets how many handlers one Run call runs at once
+// (1..10000). Default: 10.
+func WithConcurrency(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 10000 {
+			return invalidOption("WithConcurrency: %d, want 1..10000", n)
+		}
+		o.concurrency = n
+		return nil
+	}
+}
+
+// WithLease sets the visibility timeout of a claim: a worker that stops
+// renewing its lease for this long (it crashed or was partitioned) loses
+// the reminder, and another worker delivers it again. Running handlers'
+// leases are renewed every third of it. At least 1s. Default: 30s.
+func WithLease(d time.Duration) Option {
+	return func(o *options) error {
+		if d < time.Second {
+			return invalidOption("WithLease: %s, want at least 1s", d)
+		}
+		o.lease = d
+		return nil
+	}
+}
+
+// WithMaxRetries sets how many times a failed attempt is retried before the
+// reminder is dead-lettered (0..1000): a reminder gets at most n+1
+// attempts. Default: 3 (REMINDER_MAX_RETRIES in the examples).
+func WithMaxRetries(n int) Option {
+	return func(o *options) error {
+		if n < 0 || n > 1000 {
+			return invalidOption("WithMaxRetries: %d, want 0..1000", n)
+		}
+		o.maxRetries = n
+		return nil
+	}
+}
+
+// WithBackoff sets the exponential backoff between attempts: the delay
+// before retry n (n from 1) is drawn uniformly from [0, min(max, min·2^(n-1))]
+// ("full jitter"), never less than 1ms. 0 < min <= max.
+// Default: 1s and 10m. The eager scheduler sleeps between attempts only when
+// this option is given.
+func WithBackoff(min, max time.Duration) Option {
+	return func(o *options) error {
+		if min <= 0 || max < min {
+			return invalidOption("WithBackoff: (%s, %s), want 0 < min <= max", min, max)
+		}
+		o.backoffMin, o.backoffMax, o.backoffSet = min, max, true
+		return nil
+	}
+}
+
+// WithShards spreads reminders over n Redis hash slots by a hash of the
+// ID (1..1024), so that a Redis Cluster shares the load. Every worker and
+// scheduler of one prefix must use the same n. Default: 1.
+func WithShards(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 1024 {
+			return invalidOption("WithShards: %d, want 1..1024", n)
+		}
+		o.shards = n
+		return nil
+	}
+}
+
+// WithMaxPayload sets the largest Reminder.Payload accepted, in bytes
+// (1..512 MiB). Default: 64 KiB.
+func WithMaxPayload(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 512<<20 {
+			return invalidOption("WithMaxPayload: %d, want 1..%d", n, 512<<20)
+		}
+		o.maxPayload = n
+		return nil
+	}
+}
+
+// WithShutdownTimeout sets how long Run waits, after its context ends, for
+// running handlers to finish before cancelling their contexts and releasing
+// their reminders for other workers. At least 0. Default: 10s.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return invalidOption("WithShutdownTimeout: %s, want >= 0", d)
+		}
+		o.shutdownTimeout = d
+		return nil
+	}
+}
+
+// WithLogger sets the logger. Records carry task_name (the Kind),
+// reminder_id and attempt. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return invalidOption("WithLogger: nil logger")
+		}
+		o.logger = l
+		return nil
+	}
+}
+
+// WithObserver sets an Observer that receives an Event for every state
+// change, for metrics. Default: none.
+func WithObserver(obs Observer) Option {
+	return func(o *options) error {
+		if obs == nil {
+			return invalidOption("WithObserver: nil observer")
+		}
+		o.observer = obs
+		return nil
+	}
+}
+
+// WithClock sets the local clock. The Redis scheduler corrects it by the
+// measured offset to Redis TIME, so it is for tests (a skewed host) more
+// than for production. Default: time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return invalidOption("WithClock: nil clock")
+		}
+		o.clock = now
+		return nil
+	}
+}

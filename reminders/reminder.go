@@ -1,0 +1,67 @@
+package reminders
+
+import (
+	"context"
+	"time"
+)
+
+// Reminder is one delayed job: deliver Payload to the handler for Kind at
+// DueAt.
+//
+// ID is the idempotency key: scheduling a Reminder whose ID is already
+// pending replaces it (new Kind, DueAt and Payload; attempts start again at
+// 1). Derive it from the thing reminded of ("appointment:42"), so that a
+// retried request or N instances scheduling the same thing store one
+// reminder.
+type Reminder struct {
+	// ID is 1..256 bytes with no control characters.
+	ID string
+	// Kind selects the handler, for example "appointments.send_reminder";
+	// 1..256 bytes with no control characters.
+	Kind string
+	// DueAt is when the reminder becomes deliverable. It must not be zero;
+	// a time in the past means "as soon as possible". It is kept in Unix
+	// milliseconds, rounded up, so a reminder is never delivered early.
+	DueAt time.Time
+	// Payload is opaque to the library (JSON by convention) and at most the
+	// scheduler's maximum payload size (WithMaxPayload, default 64 KiB).
+	Payload []byte
+}
+
+// Delivery is one attempt to handle a Reminder.
+type Delivery struct {
+	Reminder
+	// Attempt is 1 on the first try after Schedule, a reschedule or Requeue;
+	// each retry, and each redelivery after an expired lease (a crashed
+	// worker), adds 1.
+	Attempt int
+}
+
+// Handler handles delivered reminders. Delivery is at least once: a handler
+// must be idempotent (use d.ID as the idempotency key of what it sends).
+// Returning nil acknowledges the reminder; an error (or a panic) is a failed
+// attempt that is retried with backoff until the retries are spent, then
+// dead-lettered. The context is cancelled when the worker shuts down past
+// its shutdown timeout.
+type Handler interface {
+	HandleReminder(ctx context.Context, d Delivery) error
+}
+
+// HandlerFunc adapts a function to a Handler.
+type HandlerFunc func(ctx context.Context, d Delivery) error
+
+// HandleReminder calls f(ctx, d).
+func (f HandlerFunc) HandleReminder(ctx context.Context, d Delivery) error { return f(ctx, d) }
+
+// Scheduler stores reminders for later delivery. Implementations are safe
+// for concurrent use.
+type Scheduler interface {
+	// Schedule stores r, replacing a pending reminder with the same ID. It
+	// returns an error wrapping ErrInvalid for bad input (nothing is
+	// written) and ErrUnavailable when the backend fails or ctx ends first.
+	Schedule(ctx context.Context, r Reminder) error
+	// Cancel removes a pending or in-flight reminder: no further attempt
+	// happens. It returns an error wrapping ErrNotFound when the ID is
+	// neither pending nor in flight.
+	Cancel(ctx context.Context, id string) error
+}
