@@ -1,0 +1,37 @@
+package reminders
+
+import "time"
+
+// Stats counts a Redis scheduler's reminders, over all shards and per shard.
+type Stats struct {
+	// Pending counts scheduled reminders not yet claimed, due or not
+	// (including retries waiting out their backoff).
+	Pending int64
+	// InFlight counts reminders claimed by a worker whose lease is held.
+	InFlight int64
+	// Dead counts reminders in the dead-letter set.
+	Dead int64
+	// Shards has one entry per shard, in shard order.
+	Shards []ShardStats
+}
+
+// ShardStats counts one shard's reminders.
+type ShardStats struct {
+	Shard    int
+	Pending  int64
+	InFlight int64
+	Dead     int64
+}
+
+// DeadReminder is a reminder in the dead-letter set.
+type DeadReminder struct {
+	Reminder
+	// Attempts is how many attempts were made.
+	Attempts int
+	// LastError is the last attempt's error text, or the reason it was
+	// dead-lettered without an attempt ("corrupt" for a record that cannot
+	// be decoded).
+	LastError string
+	// DiedAt is when it was dead-lettered (Redis server time, UTC).
+	DiedAt time.Time
+}
