@@ -1,0 +1,93 @@
+package metrics_test
+
+import (
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/require"
+)
+
+// family gathers c and returns the family called name, or fails the test.
+func family(t testing.TB, c prometheus.Collector, name string) *dto.MetricFamily {
+	t.Helper()
+	return gatherFamily(t, gatherOnce(t, c), name)
+}
+
+// gatherFamily gathers g once and returns the family called name, or fails
+// the test.
+func gatherFamily(t testing.TB, g prometheus.Gatherer, name string) *dto.MetricFamily {
+	t.Helper()
+	families, err := g.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() == name {
+			return f
+		}
+	}
+	require.Failf(t, "metric family not found", "%s", name)
+	return nil
+}
+
+// metric returns the series of family name whose kind label is kind ("" for
+// a family without a kind label).
+func metric(t testing.TB, c prometheus.Collector, name, kind string) *dto.Metric {
+	t.Helper()
+	for _, m := range family(t, c, name).GetMetric() {
+		got := ""
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "kind" {
+				got = l.GetValue()
+			}
+		}
+		if got == kind {
+			return m
+		}
+	}
+	require.Failf(t, "series not found", "%s{kind=%q}", name, kind)
+	return nil
+}
+
+func counterValue(t testing.TB, c prometheus.Collector, name, kind string) float64 {
+	t.Helper()
+	return metric(t, c, name, kind).GetCounter().GetValue()
+}
+
+func histogram(t testing.TB, c prometheus.Collector, name, kind string) *dto.Histogram {
+	t.Helper()
+	return metric(t, c, name, kind).GetHistogram()
+}
+
+// cumulative returns the cumulative count of h's buckets at the given upper
+// bounds.
+func cumulative(h *dto.Histogram, bounds ...float64) map[float64]uint64 {
+	out := make(map[float64]uint64, len(bounds))
+	for _, b := range h.GetBucket() {
+		for _, want := range bounds {
+			if b.GetUpperBound() == want {
+				out[want] = b.GetCumulativeCount()
+			}
+		}
+	}
+	return out
+}
+
+// gatherOnce returns a Gatherer over c alone.
+func gatherOnce(t testing.TB, c prometheus.Collector) prometheus.Gatherer {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(c))
+	return reg
+}
+
+// single gathers g once and returns the value of name, a counter or gauge
+// with one series.
+func single(t testing.TB, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	series := gatherFamily(t, g, name).GetMetric()
+	require.Len(t, series, 1, name)
+	if c := series[0].GetCounter(); c != nil {
+		return c.GetValue()
+	}
+	return series[0].GetGauge().GetValue()
+}

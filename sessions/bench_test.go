@@ -1,0 +1,239 @@
+package sessions_test
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sytefy/kit/internal/redistest"
+	"github.com/sytefy/kit/sessions"
+)
+
+// The benchmarks run each operation on both backends, one call at a time
+// (latency) and from 8 goroutines per GOMAXPROCS, 16 on 2 cores
+// (throughput), and report Redis round trips per operation. The
+// Redis backend is miniredis by default, whose figures say little about a
+// real server; run them against one with
+//
+//	REDIS_URL=redis://127.0.0.1:6379/0 go test -run '^$' -bench . -benchmem ./sessions
+//
+// examples/bench compares the same operations with raw GET and EVALSHA.
+
+// benchBackend is one store under benchmark.
+type benchBackend struct {
+	name  string
+	store sessions.Store
+	trips *tripCounter // nil for memory
+}
+
+func benchBackends(b *testing.B) []benchBackend {
+	b.Helper()
+	mem, err := sessions.NewMemoryStore()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := redistest.New(b)
+	trips := &tripCounter{}
+	r.Client.AddHook(trips)
+	rs, err := sessions.NewRedisStore(r.Client, sessions.WithKeyPrefix(r.Prefix))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []benchBackend{{name: "memory", store: mem}, {name: string(r.Mode), store: rs, trips: trips}}
+}
+
+// tripCounter counts round trips to Redis: one per command or pipeline,
+// leaving out the handshake of new connections (HELLO, SELECT, CLIENT ...),
+// which go-redis sends through the same hooks but which is not part of any
+// operation.
+type tripCounter struct{ n atomic.Int64 }
+
+func (h *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if !handshake(cmd) {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && !handshake(cmds[0]) {
+			h.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func handshake(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "auth", "select", "client", "readonly":
+		return true
+	}
+	return false
+}
+
+// benchSeq makes IDs unique across benchmarks and goroutines.
+var benchSeq atomic.Int64
+
+func benchID(tag string) string { return tag + strconv.FormatInt(benchSeq.Add(1), 36) }
+
+func benchSession(userID, id string) sessions.Session {
+	return sessions.Session{ID: id, UserID: userID, ExpiresAt: time.Now().Add(time.Hour),
+		Meta: map[string]string{"device": "iPhone 15", "ip": "203.0.113.7"}}
+}
+
+// runBoth runs an operation serially and from 16 goroutines on every
+// backend, and reports round trips per operation on Redis. setup runs
+// untimed, once per goroutine, and returns that goroutine's operation.
+func runBoth(b *testing.B, setup func(b *testing.B, s sessions.Store) func(ctx context.Context) error) {
+	const parallelism = 8 // goroutines per GOMAXPROCS: 16 on 2 cores
+	for _, be := range benchBackends(b) {
+		for _, mode := range []string{"serial", "parallel"} {
+			b.Run(be.name+"/"+mode, func(b *testing.B) {
+				ctx := context.Background()
+				n := 1
+				if mode == "parallel" {
+					n = parallelism * runtime.GOMAXPROCS(0)
+				}
+				ops := make([]func(context.Context) error, n)
+				for i := range ops {
+					ops[i] = setup(b, be.store)
+				}
+				var trips0 int64
+				if be.trips != nil {
+					trips0 = be.trips.n.Load()
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				if mode == "serial" {
+					for range b.N {
+						if err := ops[0](ctx); err != nil {
+							b.Fatal(err)
+						}
+					}
+				} else {
+					var next atomic.Int64
+					b.SetParallelism(parallelism)
+					b.RunParallel(func(pb *testing.PB) {
+						op := ops[next.Add(1)-1]
+						for pb.Next() {
+							if err := op(ctx); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				b.StopTimer()
+				if be.trips != nil {
+					b.ReportMetric(float64(be.trips.n.Load()-trips0)/float64(b.N), "trips/op")
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkIsActive(b *testing.B) {
+	runBoth(b, func(b *testing.B, s sessions.Store) func(context.Context) error {
+		// 64 active sessions per goroutine, read in turn.
+		var list []sessions.Session
+		for range 64 {
+			sess := benchSession(benchID("u"), benchID("a"))
+			if err := s.Remember(context.Background(), sess); err != nil {
+				b.Fatal(err)
+			}
+			list = append(list, sess)
+		}
+		i := 0
+		return func(ctx context.Context) error {
+			i++
+			sess := list[i%len(list)]
+			ok, err := s.IsActive(ctx, sess.UserID, sess.ID)
+			if err == nil && !ok {
+				b.Error("a remembered session is not active")
+			}
+			return err
+		}
+	})
+}
+
+func BenchmarkRemember(b *testing.B) {
+	runBoth(b, func(b *testing.B, s sessions.Store) func(context.Context) error {
+		// Spread over 1,000 users, so that each user's index stays small.
+		users := make([]string, 1000)
+		for i := range users {
+			users[i] = benchID("u")
+		}
+		i := 0
+		return func(ctx context.Context) error {
+			i++
+			return s.Remember(ctx, benchSession(users[i%len(users)], benchID("m")))
+		}
+	})
+}
+
+func BenchmarkRotate(b *testing.B) {
+	runBoth(b, func(b *testing.B, s sessions.Store) func(context.Context) error {
+		// One chain: every call rotates the current session into a new one,
+		// as a client refreshing its token does.
+		cur := benchSession(benchID("u"), benchID("t"))
+		if err := s.Remember(context.Background(), cur); err != nil {
+			b.Fatal(err)
+		}
+		return func(ctx context.Context) error {
+			next, err := s.Rotate(ctx, cur.UserID, cur.ID, benchSession(cur.UserID, benchID("t")))
+			cur = next
+			return err
+		}
+	})
+}
+
+// BenchmarkRevokeAllForUser revokes a user with 20 sessions per operation,
+// serially only: the 20 Remember calls before each are not timed, which a
+// parallel benchmark could not separate. They make the run take about 20
+// times the timed part; -benchtime=2000x keeps it short.
+func BenchmarkRevokeAllForUser(b *testing.B) {
+	const perUser = 20
+	for _, be := range benchBackends(b) {
+		b.Run(be.name+"/serial", func(b *testing.B) {
+			ctx := context.Background()
+			b.ReportAllocs()
+			var trips int64
+			for range b.N {
+				b.StopTimer()
+				u := benchID("u")
+				for range perUser {
+					if err := be.store.Remember(ctx, benchSession(u, benchID("v"))); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var t0 int64
+				if be.trips != nil {
+					t0 = be.trips.n.Load()
+				}
+				b.StartTimer()
+				n, err := be.store.RevokeAllForUser(ctx, u)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n != perUser {
+					b.Fatalf("revoked %d sessions, want %d", n, perUser)
+				}
+				if be.trips != nil {
+					trips += be.trips.n.Load() - t0
+				}
+			}
+			if be.trips != nil {
+				b.ReportMetric(float64(trips)/float64(b.N), "trips/op")
+			}
+		})
+	}
+}

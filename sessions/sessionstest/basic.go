@@ -1,0 +1,286 @@
+package sessionstest
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sytefy/kit/sessions"
+)
+
+func testRememberAndIsActive(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	e.remember(e.session("alice", "a1", time.Hour))
+
+	assert.True(t, e.active(e.s, "alice", "a1"))
+	assert.False(t, e.active(e.s, "alice", "unknown"), "unknown ID")
+	assert.False(t, e.active(e.s, "bob", "a1"), "another user's ID")
+
+	// Remembering the same ID again replaces it.
+	s := e.session("alice", "a1", 2*time.Hour)
+	s.Meta = map[string]string{"device": "phone"}
+	e.remember(s)
+	list := e.list("alice")
+	require.Len(t, list, 1)
+	assert.Equal(t, map[string]string{"device": "phone"}, list[0].Meta)
+	assert.True(t, list[0].ExpiresAt.Equal(s.ExpiresAt))
+}
+
+func testExpiryIsExact(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	exp := e.clk.Now().Add(time.Hour)
+	e.remember(sessions.Session{ID: "s1", UserID: "u", ExpiresAt: exp})
+	// A sub-millisecond expiry is stored truncated: never later than asked.
+	e.remember(sessions.Session{ID: "s2", UserID: "u", ExpiresAt: exp.Add(time.Hour + 700*time.Microsecond)})
+	exp2 := exp.Add(time.Hour)
+
+	e.clk.Set(exp.Add(-time.Millisecond))
+	assert.True(t, e.active(e.s, "u", "s1"), "active 1ms before ExpiresAt")
+	assert.Equal(t, []string{"s1", "s2"}, e.ids("u"))
+
+	e.clk.Set(exp)
+	assert.False(t, e.active(e.s, "u", "s1"), "inactive at ExpiresAt")
+	assert.Equal(t, []string{"s2"}, e.ids("u"))
+	_, err := e.rotate(e.s, "u", "s1", "s1-next", time.Hour)
+	assert.ErrorIs(t, err, sessions.ErrNotActive)
+	assert.NoError(t, e.s.Revoke(e.ctx, "u", "s1"))
+
+	e.clk.Set(exp2.Add(-time.Millisecond))
+	assert.True(t, e.active(e.s, "u", "s2"))
+	e.clk.Set(exp2)
+	assert.False(t, e.active(e.s, "u", "s2"), "inactive from the truncated millisecond")
+	assert.Empty(t, e.list("u"))
+	n, err := e.s.RevokeAllForUser(e.ctx, "u")
+	require.NoError(t, err)
+	assert.Zero(t, n, "expired sessions are not counted as revoked")
+}
+
+func testRevokeIsIdempotent(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	e.remember(e.session("u", "s1", time.Hour))
+	e.remember(e.session("u", "s2", time.Hour))
+	e.remember(e.session("other", "o1", time.Hour))
+
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "s1"))
+	assert.False(t, e.active(e.s, "u", "s1"))
+	assert.True(t, e.active(e.s, "u", "s2"), "only the one revoked")
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "s1"), "already revoked")
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "never-existed"), "unknown")
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "o1"), "another user's ID")
+	assert.True(t, e.active(e.s, "other", "o1"), "another user's session is untouched")
+
+	// A rotated ID: revoking it changes nothing, its successor lives on.
+	_, err := e.rotate(e.s, "u", "s2", "s3", time.Hour)
+	require.NoError(t, err)
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "s2"))
+	assert.True(t, e.active(e.s, "u", "s3"))
+
+	// Revoking a user's every session leaves nothing of theirs behind.
+	before := keyNames(e.keys())
+	e.remember(e.session("w", "w1", time.Hour))
+	e.remember(e.session("w", "w2", 2*time.Hour))
+	require.NoError(t, e.s.Revoke(e.ctx, "w", "w2"))
+	require.NoError(t, e.s.Revoke(e.ctx, "w", "w1"))
+	assert.Equal(t, before, keyNames(e.keys()))
+
+	// An expired one.
+	e.remember(e.session("u", "short", time.Minute))
+	e.clk.Add(2 * time.Minute)
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "short"))
+	assert.Equal(t, []string{"s3"}, e.ids("u"))
+}
+
+func testRevokeAllForUser(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	e.remember(e.session("u", "expiring", time.Minute))
+	e.remember(e.session("u", "s1", time.Hour))
+	e.remember(e.session("u", "s2", 2*time.Hour))
+	_, err := e.rotate(e.s, "u", "s2", "s2b", time.Hour)
+	require.NoError(t, err)
+	e.remember(e.session("v", "v1", time.Hour))
+	e.clk.Add(2 * time.Minute)
+
+	other := e.instance()
+	n, err := other.RevokeAllForUser(e.ctx, "u")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "s1 and s2b were active; the expired one is not counted")
+	for _, id := range []string{"expiring", "s1", "s2", "s2b"} {
+		assert.False(t, e.active(e.s, "u", id), id)
+	}
+	assert.Empty(t, e.list("u"))
+	assert.True(t, e.active(e.s, "v", "v1"), "other users are untouched")
+
+	n, err = e.s.RevokeAllForUser(e.ctx, "u")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	n, err = e.s.RevokeAllForUser(e.ctx, "nobody")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+// testRevokeAllUnderConcurrentRemember checks that RevokeAllForUser is
+// complete while sessions are being remembered on two instances: every
+// session remembered before a call started is inactive when it returns,
+// and after a last call nothing is left that the index could have missed.
+func testRevokeAllUnderConcurrentRemember(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	stores := []sessions.Store{e.s, e.instance()}
+	const writers, perWriter = 4, 40
+
+	var mu sync.Mutex
+	var done []string // IDs whose Remember has returned
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				if err := stores[w%2].Remember(e.ctx, e.session("u", id, time.Hour)); err != nil {
+					t.Errorf("Remember: %v", err)
+					return
+				}
+				mu.Lock()
+				done = append(done, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+
+	for round := 0; ; round++ {
+		mu.Lock()
+		before := append([]string(nil), done...)
+		mu.Unlock()
+		_, err := stores[round%2].RevokeAllForUser(e.ctx, "u")
+		require.NoError(t, err)
+		for _, id := range before {
+			require.False(t, e.active(stores[(round+1)%2], "u", id),
+				"round %d: %s was remembered before RevokeAllForUser started", round, id)
+		}
+		select {
+		case <-finished:
+		default:
+			continue
+		}
+		break
+	}
+
+	_, err := e.s.RevokeAllForUser(e.ctx, "u")
+	require.NoError(t, err)
+	require.Len(t, done, writers*perWriter)
+	for _, id := range done {
+		require.False(t, e.active(e.s, "u", id), id)
+	}
+	assert.Empty(t, e.list("u"))
+	if keys := e.keys(); keys != nil {
+		assert.Empty(t, keys, "a key left behind is a session the index did not find")
+	}
+}
+
+func testListForUser(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	now := e.clk.Now()
+	issued := now.Add(-time.Minute).Add(123 * time.Microsecond)
+	e.remember(sessions.Session{
+		ID: "late", UserID: "u", FamilyID: "fam-1", IssuedAt: issued, ExpiresAt: now.Add(3 * time.Hour),
+		Meta: map[string]string{"ip": "192.0.2.1", "user_agent": "Mozilla/5.0 <test> & \"quotes\" ünïcode"},
+	})
+	e.remember(e.session("u", "soon", time.Hour))
+	e.remember(e.session("u", "mid", 2*time.Hour))
+	e.remember(e.session("u", "gone", 2*time.Hour))
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "gone"))
+	e.remember(e.session("u", "old", 2*time.Hour))
+	_, err := e.rotate(e.s, "u", "old", "new", 4*time.Hour)
+	require.NoError(t, err)
+	e.remember(e.session("v", "theirs", time.Hour))
+
+	list := e.list("u")
+	require.Equal(t, []string{"soon", "mid", "late", "new"}, idsOf(list), "soonest expiry first")
+	assertSession(t, sessions.Session{
+		ID: "late", UserID: "u", FamilyID: "fam-1",
+		IssuedAt: issued.Truncate(time.Millisecond), ExpiresAt: now.Add(3 * time.Hour),
+		Meta: map[string]string{"ip": "192.0.2.1", "user_agent": "Mozilla/5.0 <test> & \"quotes\" ünïcode"},
+	}, list[2])
+	assertSession(t, sessions.Session{
+		ID: "soon", UserID: "u", FamilyID: "soon", IssuedAt: now, ExpiresAt: now.Add(time.Hour),
+	}, list[0])
+	assert.Equal(t, "old", list[3].FamilyID, "a successor keeps its family")
+
+	// The result is the caller's.
+	list[2].Meta["ip"] = "changed"
+	assert.Equal(t, "192.0.2.1", e.list("u")[2].Meta["ip"])
+
+	empty := e.list("nobody")
+	assert.NotNil(t, empty)
+	assert.Empty(t, empty)
+}
+
+func testMultiInstance(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	a, b := e.s, e.instance()
+	e.remember(e.session("u", "s1", time.Hour))
+	assert.True(t, e.active(b, "u", "s1"))
+
+	next, err := e.rotate(b, "u", "s1", "s2", time.Hour)
+	require.NoError(t, err)
+	assert.False(t, e.active(a, "u", "s1"))
+	assert.True(t, e.active(a, "u", next.ID))
+
+	require.NoError(t, a.Revoke(e.ctx, "u", "s2"))
+	assert.False(t, e.active(b, "u", "s2"))
+}
+
+func testMaxSessionsPerUser(t *testing.T, nh NewHarness) {
+	e := setup(t, nh, sessions.WithMaxSessionsPerUser(3))
+	e.remember(e.session("u", "s4h", 4*time.Hour))
+	e.remember(e.session("u", "s2h", 2*time.Hour))
+	e.remember(e.session("u", "s3h", 3*time.Hour))
+	e.remember(e.session("v", "v1", time.Minute))
+	assert.Equal(t, []string{"s2h", "s3h", "s4h"}, e.ids("u"))
+
+	// The fourth evicts the one that expires first, never itself.
+	e.remember(e.session("u", "s1h", time.Hour))
+	assert.Equal(t, []string{"s1h", "s3h", "s4h"}, e.ids("u"))
+	assert.False(t, e.active(e.s, "u", "s2h"))
+
+	e.remember(e.session("u", "s5h", 5*time.Hour))
+	assert.Equal(t, []string{"s3h", "s4h", "s5h"}, e.ids("u"))
+
+	// Replacing a session does not count as one more.
+	e.remember(e.session("u", "s3h", 6*time.Hour))
+	assert.Equal(t, []string{"s4h", "s5h", "s3h"}, e.ids("u"))
+	// Rotation replaces one with one.
+	_, err := e.rotate(e.s, "u", "s4h", "s7h", 7*time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"s5h", "s3h", "s7h"}, e.ids("u"))
+	assert.Equal(t, []string{"v1"}, e.ids("v"), "other users are untouched")
+}
+
+func idsOf(list []sessions.Session) []string {
+	ids := make([]string, 0, len(list))
+	for _, s := range list {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}
+
+// assertSession compares sessions field by field, times by instant.
+func assertSession(t *testing.T, want, got sessions.Session) {
+	t.Helper()
+	assert.Equal(t, want.ID, got.ID, "ID")
+	assert.Equal(t, want.UserID, got.UserID, "UserID")
+	assert.Equal(t, want.FamilyID, got.FamilyID, "FamilyID")
+	assert.True(t, want.IssuedAt.Equal(got.IssuedAt), "IssuedAt: want %v, got %v", want.IssuedAt, got.IssuedAt)
+	assert.True(t, want.ExpiresAt.Equal(got.ExpiresAt), "ExpiresAt: want %v, got %v", want.ExpiresAt, got.ExpiresAt)
+	if len(want.Meta) == 0 {
+		assert.Empty(t, got.Meta, "Meta")
+	} else {
+		assert.Equal(t, want.Meta, got.Meta, "Meta")
+	}
+}

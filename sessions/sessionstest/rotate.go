@@ -1,0 +1,220 @@
+package sessionstest
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sytefy/kit/sessions"
+)
+
+func testRotate(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	e.remember(e.session("u", "a", time.Hour))
+	e.remember(e.session("u", "bystander", time.Hour))
+
+	now := e.clk.Now()
+	next := sessions.Session{ID: "b", ExpiresAt: now.Add(2 * time.Hour), Meta: map[string]string{"ip": "192.0.2.7"}}
+	got, err := e.s.Rotate(e.ctx, "u", "a", next) // UserID "" means the caller's
+	require.NoError(t, err)
+	want := sessions.Session{ID: "b", UserID: "u", FamilyID: "a", IssuedAt: now, ExpiresAt: now.Add(2 * time.Hour),
+		Meta: map[string]string{"ip": "192.0.2.7"}}
+	assertSession(t, want, got)
+	assert.False(t, e.active(e.s, "u", "a"), "the old session is spent")
+	assert.True(t, e.active(e.s, "u", "b"))
+	assertSession(t, want, e.list("u")[1])
+
+	// A named family must be the old one's; a chain keeps it.
+	c, err := e.s.Rotate(e.ctx, "u", "b", sessions.Session{ID: "c", UserID: "u", FamilyID: "a", ExpiresAt: now.Add(time.Hour)})
+	require.NoError(t, err)
+	assert.Equal(t, "a", c.FamilyID)
+	_, err = e.s.Rotate(e.ctx, "u", "c", sessions.Session{ID: "d", FamilyID: "other", ExpiresAt: now.Add(time.Hour)})
+	require.ErrorIs(t, err, sessions.ErrInvalid)
+	assert.Contains(t, err.Error(), "next.FamilyID")
+
+	// The successor's ID must not be in use: by a session, or by a rotated one.
+	for _, id := range []string{"bystander", "a"} {
+		_, err = e.rotate(e.s, "u", "c", id, time.Hour)
+		require.ErrorIs(t, err, sessions.ErrInvalid, id)
+		assert.Contains(t, err.Error(), "next.ID")
+	}
+	// None of the refused calls changed anything.
+	assert.True(t, e.active(e.s, "u", "c"))
+	assert.Equal(t, []string{"bystander", "c"}, e.ids("u"), "same expiry: by ID")
+
+	// A rotated session's tombstone lasts until its own expiry, then the
+	// ID is simply unknown.
+	e.clk.Set(now.Add(time.Hour))
+	_, err = e.rotate(e.s, "u", "a", "late", 3*time.Hour)
+	assert.ErrorIs(t, err, sessions.ErrNotActive)
+}
+
+func testRotateNotActive(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	e.remember(e.session("u", "revoked", time.Hour))
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "revoked"))
+	e.remember(e.session("u", "expired", time.Minute))
+	e.remember(e.session("v", "theirs", time.Hour))
+	e.clk.Add(time.Minute)
+
+	for _, id := range []string{"unknown", "revoked", "expired", "theirs"} {
+		_, err := e.rotate(e.s, "u", id, "next-"+id, time.Hour)
+		assert.ErrorIs(t, err, sessions.ErrNotActive, id)
+		assert.False(t, e.active(e.s, "u", "next-"+id), "nothing created for %s", id)
+	}
+	assert.True(t, e.active(e.s, "v", "theirs"))
+}
+
+// rotateConcurrently runs n Rotate calls of one old ID at once, spread
+// over the stores, each with its own successor ID.
+func rotateConcurrently(e *env, stores []sessions.Store, n int, user, old string) ([]sessions.Session, []error) {
+	got := make([]sessions.Session, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			got[i], errs[i] = e.rotate(stores[i%len(stores)], user, old, fmt.Sprintf("next-%02d", i), time.Hour)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return got, errs
+}
+
+func testConcurrentRotateIsSingleUse(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	e.remember(e.session("u", "old", time.Hour))
+	got, errs := rotateConcurrently(e, []sessions.Store{e.s, e.instance()}, 40, "u", "old")
+
+	winner := -1
+	for i, err := range errs {
+		if err == nil {
+			require.Equal(t, -1, winner, "two calls created a successor: %d and %d", winner, i)
+			winner = i
+			continue
+		}
+		// Without grace every later presentation is reuse.
+		require.ErrorIs(t, err, sessions.ErrReuseDetected, "call %d", i)
+	}
+	require.NotEqual(t, -1, winner, "no call won")
+	assert.Equal(t, fmt.Sprintf("next-%02d", winner), got[winner].ID)
+	assert.Equal(t, 1, e.events.count(sessions.EventRotated))
+	// The losers' reuse revoked the winner's successor with its family.
+	assert.False(t, e.active(e.s, "u", got[winner].ID))
+	assert.Empty(t, e.list("u"))
+}
+
+func testConcurrentRotateWithGrace(t *testing.T, nh NewHarness) {
+	e := setup(t, nh, sessions.WithRotationGrace(30*time.Second))
+	e.remember(e.session("u", "old", time.Hour))
+	got, errs := rotateConcurrently(e, []sessions.Store{e.s, e.instance()}, 40, "u", "old")
+
+	for i, err := range errs {
+		require.NoError(t, err, "call %d", i)
+		require.Equal(t, got[0].ID, got[i].ID, "every call returns the one successor")
+	}
+	assert.Equal(t, 1, e.events.count(sessions.EventRotated), "exactly one successor created")
+	assert.Equal(t, []string{got[0].ID}, e.ids("u"))
+	assert.Zero(t, e.events.count(sessions.EventReuseDetected))
+}
+
+func testReuseRevokesFamily(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	e.remember(e.session("u", "a", time.Hour))
+	member := e.session("u", "sibling", time.Hour) // same family, named
+	member.FamilyID = "a"
+	e.remember(member)
+	e.remember(e.session("u", "unrelated", time.Hour))
+	e.remember(e.session("v", "a", time.Hour)) // another user's ID "a"
+
+	_, err := e.rotate(e.s, "u", "a", "b", time.Hour)
+	require.NoError(t, err)
+	_, err = e.rotate(e.s, "u", "b", "c", time.Hour)
+	require.NoError(t, err)
+	e.events.take()
+
+	// "a" again, from another instance: reuse.
+	_, err = e.rotate(e.instance(), "u", "a", "attacker", time.Hour)
+	require.ErrorIs(t, err, sessions.ErrReuseDetected)
+	for _, id := range []string{"a", "b", "c", "sibling", "attacker"} {
+		assert.False(t, e.active(e.s, "u", id), id)
+	}
+	assert.Equal(t, []string{"unrelated"}, e.ids("u"), "other families live on")
+	assert.True(t, e.active(e.s, "v", "a"), "other users live on")
+	assert.Equal(t, []sessions.Event{{Type: sessions.EventReuseDetected, Count: 2}}, e.events.take())
+
+	// Any rotated ID of the family is still reuse, not unknown.
+	_, err = e.rotate(e.s, "u", "b", "again", time.Hour)
+	assert.ErrorIs(t, err, sessions.ErrReuseDetected)
+	// And the revoked successor is simply not active.
+	_, err = e.rotate(e.s, "u", "c", "again", time.Hour)
+	assert.ErrorIs(t, err, sessions.ErrNotActive)
+}
+
+// testGraceAcrossTwoGenerations: within the grace, the immediate
+// predecessor gets the current successor back; the predecessor's
+// predecessor is reuse.
+func testGraceAcrossTwoGenerations(t *testing.T, nh NewHarness) {
+	e := setup(t, nh, sessions.WithRotationGrace(10*time.Second))
+	e.remember(e.session("u", "a", time.Hour))
+
+	b, err := e.rotate(e.s, "u", "a", "b", time.Hour)
+	require.NoError(t, err)
+	e.clk.Add(time.Second)
+	again, err := e.rotate(e.instance(), "u", "a", "b-retry", time.Hour)
+	require.NoError(t, err, "a lost response: a is presented again")
+	assertSession(t, b, again)
+	assert.Equal(t, []string{"b"}, e.ids("u"), "nothing new created")
+
+	c, err := e.rotate(e.s, "u", "b", "c", time.Hour)
+	require.NoError(t, err)
+	e.clk.Add(time.Second)
+	again, err = e.rotate(e.s, "u", "b", "c-retry", time.Hour)
+	require.NoError(t, err)
+	assertSession(t, c, again)
+	assert.Equal(t, 2, e.events.count(sessions.EventRotated))
+
+	// a is two generations back, still within its own grace: reuse.
+	_, err = e.rotate(e.s, "u", "a", "a-late", time.Hour)
+	require.ErrorIs(t, err, sessions.ErrReuseDetected)
+	assert.False(t, e.active(e.s, "u", "c"), "the family is revoked")
+	assert.Empty(t, e.list("u"))
+}
+
+func testGraceWindowEdges(t *testing.T, nh NewHarness) {
+	const grace = 5 * time.Second
+	e := setup(t, nh, sessions.WithRotationGrace(grace))
+	e.remember(e.session("u", "a1", time.Hour))
+	e.remember(e.session("u", "a2", time.Hour))
+	e.remember(e.session("u", "a3", time.Hour))
+	rotatedAt := e.clk.Now()
+	for _, id := range []string{"a1", "a2", "a3"} {
+		_, err := e.rotate(e.s, "u", id, id+"-next", time.Hour)
+		require.NoError(t, err)
+	}
+
+	e.clk.Set(rotatedAt.Add(grace - time.Millisecond))
+	got, err := e.rotate(e.s, "u", "a1", "x", time.Hour)
+	require.NoError(t, err, "1ms before the grace ends")
+	assert.Equal(t, "a1-next", got.ID)
+
+	e.clk.Set(rotatedAt.Add(grace))
+	_, err = e.rotate(e.s, "u", "a2", "x", time.Hour)
+	require.ErrorIs(t, err, sessions.ErrReuseDetected, "the grace has ended")
+	assert.False(t, e.active(e.s, "u", "a2-next"))
+
+	// Grace needs the successor to be current: revoked, it is reuse.
+	e.clk.Set(rotatedAt.Add(time.Second))
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "a3-next"))
+	_, err = e.rotate(e.s, "u", "a3", "x", time.Hour)
+	require.ErrorIs(t, err, sessions.ErrReuseDetected)
+	assert.Equal(t, []string{"a1-next"}, e.ids("u"))
+}
