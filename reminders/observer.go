@@ -15,12 +15,15 @@ const (
 	// EventSucceeded: the handler returned nil; Duration is set.
 	EventSucceeded EventType = "succeeded"
 	// EventFailed: the handler returned an error or panicked; Duration and
-	// Err are set. EventRetried or EventDead follows.
+	// Err are set. EventRetried or EventDead follows, unless the attempt
+	// stopped counting while it ran (the reminder was rescheduled,
+	// cancelled or released, or its lease expired: Redis scheduler).
 	EventFailed EventType = "failed"
 	// EventRetried: a failed attempt was put back with backoff.
 	EventRetried EventType = "retried"
 	// EventDead: the reminder went to the dead-letter set (retries spent,
-	// or a stored record that cannot be decoded); Err holds the reason.
+	// a stored record that cannot be decoded, or a lease that expired on
+	// the last attempt); Err holds the reason.
 	EventDead EventType = "dead"
 )
 

@@ -42,7 +42,9 @@ type Delivery struct {
 // Returning nil acknowledges the reminder; an error (or a panic) is a failed
 // attempt that is retried with backoff until the retries are spent, then
 // dead-lettered. The context is cancelled when the worker shuts down past
-// its shutdown timeout.
+// its shutdown timeout, and when the attempt stops counting: the reminder
+// was rescheduled or cancelled while the handler ran, or the worker lost
+// its lease (the Redis worker notices within a third of the lease).
 type Handler interface {
 	HandleReminder(ctx context.Context, d Delivery) error
 }

@@ -24,6 +24,9 @@ type Server struct {
 	t    testing.TB
 	dir  string
 	args []string
+	// probe, when set, is how waitReady reaches the server (TLS, ACL user);
+	// nil means a plain connection to Addr.
+	probe *redis.Options
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -84,7 +87,12 @@ func (s *Server) start() {
 }
 
 func (s *Server) waitReady(limit time.Duration) error {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	o := redis.Options{Addr: s.Addr}
+	if s.probe != nil {
+		o = *s.probe
+	}
+	o.MaxRetries = -1
+	c := redis.NewClient(&o)
 	defer c.Close()
 	deadline := time.Now().Add(limit)
 	for {

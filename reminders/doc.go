@@ -1,0 +1,91 @@
+// Package reminders is a delayed-job scheduler for reminders ("send the
+// appointment reminder 30 minutes before the appointment"): a Scheduler
+// stores a Reminder for a due time, and a Handler receives it then, at
+// least once, with retries and a dead-letter set. It replaces a Celery
+// worker with countdown/eta tasks and Celery beat.
+//
+// # Concepts
+//
+// A [Reminder] is an ID, a Kind, a due time (DueAt) and an opaque Payload.
+// The Kind selects the handler: a [Mux] routes each Kind to its own.
+//
+// The ID is the idempotency key. Scheduling an ID that is already pending
+// replaces the reminder (new Kind, DueAt and Payload; attempts start again
+// at 1), so derive IDs from what is reminded of ("appointment:42:30m"):
+// a retried request, a reschedule, or N instances scheduling the same thing
+// store one reminder. Handlers get the ID too, and should use it as the
+// idempotency key of what they send, because delivery is at least once.
+//
+// At-least-once delivery: a reminder is delivered until its handler returns
+// nil, it is cancelled, or its retries are spent. A worker that crashes
+// mid-handler loses nothing, and so the same reminder can be handled twice:
+// a handler must tolerate that (check before sending, or send with the ID as
+// the provider's idempotency key).
+//
+// A lease (visibility timeout, [WithLease]) is how a claim survives a
+// crash: a worker claims a due reminder by moving it to a lease set with a
+// deadline, and renews the lease while the handler runs. A worker killed
+// with SIGKILL stops renewing; when the deadline passes, the reminder is
+// due again and another worker delivers it, as attempt+1.
+//
+// A failed attempt (an error, a panic, a Kind the Mux does not know) is
+// retried after a backoff: exponential from the minimum to the maximum of
+// [WithBackoff], with full jitter (a uniform draw below that ceiling), so
+// that reminders failing together do not retry together. After
+// [WithMaxRetries] retries (default 3) the reminder is a dead letter: it is
+// kept in a dead set with its last error, where [RedisScheduler.Dead]
+// lists it and [RedisScheduler.Requeue] schedules it again.
+//
+// Eager mode ([EagerScheduler], Celery's task_always_eager) runs the handler
+// inside Schedule, whatever the due time, retries included, and returns its
+// final error: development and tests need no Redis and no worker. Code
+// written against the [Scheduler] interface runs on either backend.
+//
+// Shards and hash tags: the Redis backend keeps each shard's keys under one
+// hash tag, {<prefix>:<shard>}, so that every Lua script touches a single
+// Redis Cluster slot, and spreads reminders over [WithShards] shards by a
+// hash of the ID, so that a cluster's masters share the load.
+//
+// Time: due times are judged in Redis server time, not the worker's. A
+// worker measures its offset to Redis TIME (per cluster master) and corrects
+// its clock by it, erring late by the measurement's uncertainty, so a host
+// whose clock is minutes off neither fires early nor late. Due times are
+// kept in Unix milliseconds, rounded up.
+//
+// Recurring reminders ([Periodic], Celery beat) store one reminder per tick
+// of a gocron schedule, with an ID derived from the schedule's name and the
+// tick, in every instance at once, with a defined policy for missed ticks
+// and daylight-saving time.
+//
+// # Guarantees, and what they rest on
+//
+//   - Never lost: a stored reminder is delivered, cancelled or dead-lettered.
+//     This rests on Redis keeping what it acknowledged: run it with
+//     persistence (AOF) and maxmemory-policy noeviction.
+//   - Never early: no handler sees a reminder before its DueAt by the Redis
+//     clock (the eager scheduler excepted, by design).
+//   - One claim at a time: a due reminder is claimed by one Lua script, so
+//     any number of workers never handle it twice, crashes and expired
+//     leases aside (a lease shorter than a handler's run is renewed, not
+//     lost, while its worker lives).
+//   - Reschedule and cancel win races: each claim carries the reminder's
+//     version, so the outcome of an attempt overtaken by a reschedule or a
+//     cancel is ignored.
+//   - Fail safe: while Redis is unreachable, Schedule and Cancel return
+//     errors wrapping [ErrUnavailable] (a script runs whole or not at all)
+//     and workers keep retrying with backoff.
+//   - Bad input (an empty or over-long ID or Kind, control characters, a
+//     zero DueAt, a payload over [WithMaxPayload]) returns an error
+//     wrapping [ErrInvalid] that names the field, and stores nothing.
+//
+// The conformance suite in package remindertest checks the behaviour both
+// backends share; each backend's tests run it.
+//
+// # Observability
+//
+// [WithLogger] takes a *slog.Logger (default: discard); records carry
+// task_name (the Kind), reminder_id and attempt. [WithObserver] receives an
+// [Event] for every state change (scheduled, delivered, succeeded, failed,
+// retried, dead), for metrics; the Prometheus collector lives in its own
+// package so that this one does not import client_golang.
+package reminders

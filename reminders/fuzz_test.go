@@ -1,0 +1,146 @@
+package reminders
+
+// Fuzz targets for every decoder of stored data (the record, the wake
+// message) and for input validation. Seed corpora are in
+// testdata/fuzz/<target>; `go test` runs the seeds, `go test -fuzz
+// '^FuzzX$'` explores (.ci/run does, a few seconds each).
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// FuzzParseRecord: whatever is in the rec hash, parseRecord never panics,
+// and what it accepts is a record a handler may see: attempt at least 1, a
+// Kind within the Reminder limits, and a canonical re-encoding that parses
+// back to the same record.
+func FuzzParseRecord(f *testing.F) {
+	for _, s := range []string{
+		"7,1,1700000000000,appointments.send_reminder\n{\"id\":42}",
+		"7,3,-5,k\n",
+		"7,1,1700000000000,k",
+		"7,0,1,k\npayload",
+		"7,1,1e3,k\np",
+		"x,1,1,k\np",
+		"7,1,1,\np",
+		"7,1,1,bad\x01kind\np",
+		"99999999999999999999,1,1,k\np",
+		"7,1,-,k\np",
+		"7,1,1,k\n\n\n",
+		"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		rec, err := parseRecord(s)
+		if err != nil {
+			if !errors.Is(err, errCorrupt) {
+				t.Fatalf("parseRecord(%q): error %v is not errCorrupt", s, err)
+			}
+			return
+		}
+		if rec.attempt < 1 {
+			t.Fatalf("parseRecord(%q): attempt %d", s, rec.attempt)
+		}
+		if !validKind(rec.kind) {
+			t.Fatalf("parseRecord(%q): kind %q breaks the Reminder limits", s, rec.kind)
+		}
+		canon := rec.version + "," + strconv.Itoa(rec.attempt) + "," + strconv.FormatInt(rec.due, 10) + "," + rec.kind + "\n" + string(rec.payload)
+		back, err := parseRecord(canon)
+		if err != nil {
+			t.Fatalf("re-encoded %q does not parse: %v", canon, err)
+		}
+		if back.version != rec.version || back.attempt != rec.attempt || back.due != rec.due ||
+			back.kind != rec.kind || string(back.payload) != string(rec.payload) {
+			t.Fatalf("round trip of %q: %+v, then %+v", s, rec, back)
+		}
+		r := rec.reminder("id")
+		if r.DueAt.UnixMilli() != rec.due {
+			t.Fatalf("reminder DueAt %v for due %d", r.DueAt, rec.due)
+		}
+	})
+}
+
+// FuzzParseWake: a message on the wake channel may come from anything that
+// can PUBLISH; only "<shard>:<due ms>" for a shard that exists is taken.
+func FuzzParseWake(f *testing.F) {
+	for _, s := range []string{"0:1700000000000", "3:-1", "4:5", "-1:5", "a:b", "1:", ":1", "1:2:3", ""} {
+		f.Add(s, 4)
+	}
+	f.Fuzz(func(t *testing.T, s string, shards int) {
+		sh, due, ok := parseWake(s, shards)
+		if !ok {
+			return
+		}
+		if sh < 0 || sh >= shards {
+			t.Fatalf("parseWake(%q, %d): shard %d out of range", s, shards, sh)
+		}
+		sh2, due2, ok2 := parseWake(strconv.Itoa(sh)+":"+strconv.FormatInt(due, 10), shards)
+		if !ok2 || sh2 != sh || due2 != due {
+			t.Fatalf("parseWake(%q): (%d, %d) does not round-trip", s, sh, due)
+		}
+	})
+}
+
+// FuzzValidateReminder: validate accepts exactly the reminders within the
+// documented limits (written out again here, independently) and names the
+// field it refuses; the stored due time is never before DueAt.
+func FuzzValidateReminder(f *testing.F) {
+	f.Add("appointment:42", "appointments.send_reminder", int64(1_700_000_000_000_000_000), false, []byte(`{"id":42}`))
+	f.Add("", "k", int64(1), false, []byte(nil))
+	f.Add("id", "", int64(1), false, []byte(nil))
+	f.Add("id", "k\n", int64(1), false, []byte(nil))
+	f.Add("id\u0085", "k", int64(1), false, []byte(nil))
+	f.Add("\xff", "k", int64(1), false, []byte(nil))
+	f.Add(strings.Repeat("é", 129), "k", int64(1), false, []byte(nil))
+	f.Add("id", "k", int64(-1), false, make([]byte, 65))
+	f.Add("id", "k", int64(1_500_000), false, []byte(nil))
+	f.Add("id", "k", int64(0), true, []byte(nil))
+	const maxPayload = 64
+	f.Fuzz(func(t *testing.T, id, kind string, dueNanos int64, zero bool, payload []byte) {
+		due := time.Unix(0, dueNanos)
+		if zero {
+			due = time.Time{}
+		}
+		r := Reminder{ID: id, Kind: kind, DueAt: due, Payload: payload}
+		err := validate(r, maxPayload)
+		want := validKind(id) && validKind(kind) && !due.IsZero() && len(payload) <= maxPayload
+		if (err == nil) != want {
+			t.Fatalf("validate(%+v) = %v, want ok=%v", r, err, want)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			named := false
+			for _, field := range []string{"ID", "Kind", "DueAt", "Payload"} {
+				named = named || strings.Contains(err.Error(), field)
+			}
+			if !named {
+				t.Fatalf("error %q names no field", err)
+			}
+			return
+		}
+		ms := dueMillis(due)
+		if time.UnixMilli(ms).Before(due) {
+			t.Fatalf("dueMillis(%v) = %d: before DueAt", due, ms)
+		}
+		if time.UnixMilli(ms).Sub(due) >= time.Millisecond {
+			t.Fatalf("dueMillis(%v) = %d: a whole millisecond late", due, ms)
+		}
+	})
+}
+
+// validKind is the documented limit on ID and Kind, written independently
+// of validName: 1..MaxIDLen bytes of UTF-8 with no control character.
+func validKind(s string) bool {
+	if len(s) == 0 || len(s) > MaxIDLen || !utf8.ValidString(s) {
+		return false
+	}
+	return strings.IndexFunc(s, unicode.IsControl) < 0
+}

@@ -1,0 +1,89 @@
+package reminders_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sytefy/kit/reminders"
+)
+
+func delivery(kind string) reminders.Delivery {
+	return reminders.Delivery{Reminder: reminders.Reminder{ID: "id", Kind: kind, DueAt: time.Now()}, Attempt: 1}
+}
+
+func TestMuxRoutesByKind(t *testing.T) {
+	mux := reminders.NewMux()
+	var got []string
+	errB := errors.New("b failed")
+	mux.HandleFunc("a", func(_ context.Context, d reminders.Delivery) error {
+		got = append(got, "a:"+d.ID)
+		return nil
+	})
+	mux.Handle("b", reminders.HandlerFunc(func(_ context.Context, d reminders.Delivery) error {
+		got = append(got, "b:"+d.ID)
+		return errB
+	}))
+
+	require.NoError(t, mux.HandleReminder(context.Background(), delivery("a")))
+	assert.ErrorIs(t, mux.HandleReminder(context.Background(), delivery("b")), errB, "the handler's error is returned as is")
+	assert.Equal(t, []string{"a:id", "b:id"}, got)
+}
+
+func TestMuxUnknownKind(t *testing.T) {
+	mux := reminders.NewMux()
+	mux.HandleFunc("known", func(context.Context, reminders.Delivery) error { return nil })
+	err := mux.HandleReminder(context.Background(), delivery("unknown.kind"))
+	require.ErrorIs(t, err, reminders.ErrNoHandler)
+	assert.ErrorContains(t, err, `"unknown.kind"`)
+}
+
+func TestMuxHandleReplaces(t *testing.T) {
+	mux := reminders.NewMux()
+	mux.HandleFunc("k", func(context.Context, reminders.Delivery) error { return errors.New("old") })
+	mux.HandleFunc("k", func(context.Context, reminders.Delivery) error { return nil })
+	assert.NoError(t, mux.HandleReminder(context.Background(), delivery("k")))
+}
+
+// Registration mistakes are programming errors found at start-up, as with
+// http.ServeMux.
+func TestMuxHandlePanicsOnMisuse(t *testing.T) {
+	mux := reminders.NewMux()
+	ok := reminders.HandlerFunc(func(context.Context, reminders.Delivery) error { return nil })
+	assert.Panics(t, func() { mux.Handle("", ok) })
+	assert.Panics(t, func() { mux.Handle("k", nil) })
+	assert.Panics(t, func() { mux.HandleFunc("k", nil) })
+}
+
+// Handlers may be added while workers deliver (run with -race).
+func TestMuxConcurrentHandleAndDeliver(t *testing.T) {
+	mux := reminders.NewMux()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(2)
+		kind := fmt.Sprintf("kind-%d", i)
+		go func() {
+			defer wg.Done()
+			mux.HandleFunc(kind, func(context.Context, reminders.Delivery) error { return nil })
+		}()
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				err := mux.HandleReminder(context.Background(), delivery(kind))
+				if err != nil {
+					assert.ErrorIs(t, err, reminders.ErrNoHandler) // not registered yet
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range 8 {
+		assert.NoError(t, mux.HandleReminder(context.Background(), delivery(fmt.Sprintf("kind-%d", i))))
+	}
+}

@@ -1,0 +1,219 @@
+package reminders
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+)
+
+// Periodic schedules recurring reminders (Celery beat, asynq's periodic
+// task manager): at each tick of a registered schedule it stores one
+// reminder on a Scheduler. It runs the schedules on a gocron v2 scheduler.
+//
+// Run a Periodic in every instance of a service: all of them fire every
+// tick, and the tick still yields one reminder, because
+//
+//   - its ID is derived from the name and the tick time ("<name>@<tick in
+//     UTC, RFC 3339, to the schedule's resolution>"), so that the
+//     scheduler's upsert makes any number of stores one reminder; and
+//   - a TickStore claim (an atomic "move forward" of the latest claimed
+//     tick, not a lock: nothing is held or released) lets one instance
+//     store it, so that a slow instance does not store it again after it
+//     was delivered. An instance that loses the claim checks a moment
+//     later that the reminder was stored, and stores it itself if the
+//     winner died in between.
+//
+// Ticks are computed the same way in every instance: a DurationJob ticks
+// at the multiples of its period since the Unix epoch (not "every d from
+// start-up"), and calendar schedules (CronJob, DailyJob, WeeklyJob) at
+// wall-clock times in their time zone.
+//
+// Missed ticks. When every instance was down across several ticks, the
+// next Start stores one reminder, for the latest missed tick, not one per
+// tick (a reminder storm after an outage helps no one). The first Start of
+// a schedule that never ran stores nothing: it was not missed.
+//
+// Daylight saving time, in a zone that has it: a wall time that occurs
+// twice when clocks fall back fires once, at its first occurrence (a 01:30
+// job on fall-back day runs at 01:30 daylight time only); a wall time that
+// does not occur when clocks spring forward fires when the gap ends (a
+// 02:30 job runs at 03:00 on spring-forward day, not never). This is the
+// policy of Vixie cron. A zone without it, such as Europe/Istanbul, fires
+// every wall time once. Use a named zone, not a fixed offset, for
+// schedules meant to follow local time.
+//
+// A Periodic is safe for concurrent use. It starts goroutines only in
+// Start; Shutdown stops them.
+type Periodic struct {
+	s Scheduler
+	o periodicOptions
+
+	mu   sync.Mutex
+	jobs []*periodicJob
+	run  *periodicRun // nil unless started
+}
+
+type periodicJob struct {
+	name  string
+	tk    ticks
+	loc   *time.Location // the zone of the tick handed to build
+	build func(tick time.Time) Reminder
+}
+
+type periodicRun struct {
+	sched  gocron.Scheduler
+	cancel context.CancelFunc
+}
+
+// maxPeriodicName leaves room in a reminder ID for "@" and a tick time.
+const maxPeriodicName = MaxIDLen - 32
+
+// NewPeriodic returns a Periodic that stores reminders on s. Without
+// WithTickStore, it keeps its marks in the same Redis as s when s is a
+// *RedisScheduler (under its key prefix), and in memory otherwise. It
+// returns an error wrapping ErrInvalid for a nil scheduler or a bad
+// option. It starts nothing: see Start.
+func NewPeriodic(s Scheduler, opts ...PeriodicOption) (*Periodic, error) {
+	if s == nil {
+		return nil, fmt.Errorf("%w: NewPeriodic: nil scheduler", ErrInvalid)
+	}
+	o, err := newPeriodicOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if o.store == nil {
+		o.store = defaultTickStore(s)
+	}
+	return &Periodic{s: s, o: o}, nil
+}
+
+func defaultTickStore(s Scheduler) TickStore {
+	if rs, ok := s.(*RedisScheduler); ok {
+		return &RedisTickStore{client: rs.client, prefix: rs.opts.prefix}
+	}
+	return NewMemoryTickStore()
+}
+
+// Register adds a recurring reminder named name, ticking on def:
+// gocron.CronJob (5 fields, or 6 with seconds first, or a descriptor such
+// as "@daily"; an optional "CRON_TZ=<zone> " prefix sets its time zone),
+// gocron.DurationJob (a whole number of seconds), or gocron.DailyJob and
+// gocron.WeeklyJob with interval 1. Jobs without a zone of their own use
+// WithTimeZone's. Other definitions are refused because instances would
+// not agree on their ticks.
+//
+// At each tick, build receives the tick time (in the schedule's zone) and
+// returns the reminder to store: Kind and Payload, and DueAt (zero means
+// the tick). Periodic sets the ID, overwriting any. build must be
+// deterministic in the tick, since any instance may call it.
+//
+// name is 1..224 bytes without control characters, unique in this
+// Periodic, and the same in every instance. Register returns an error
+// wrapping ErrInvalid, naming the problem, for a bad name, definition or
+// build, or when called while the Periodic runs.
+func (p *Periodic) Register(name string, def gocron.JobDefinition, build func(tick time.Time) Reminder) error {
+	if err := validName("name", name); err != nil {
+		return fmt.Errorf("Periodic.Register: %w", err)
+	}
+	if len(name) > maxPeriodicName {
+		return fmt.Errorf("%w: Periodic.Register: name is %d bytes, limit %d", ErrInvalid, len(name), maxPeriodicName)
+	}
+	if build == nil {
+		return fmt.Errorf("%w: Periodic.Register %q: nil build function", ErrInvalid, name)
+	}
+	js, err := describe(def, p.o.loc)
+	if err != nil {
+		return fmt.Errorf("%w: Periodic.Register %q: %w", ErrInvalid, name, err)
+	}
+	tk, err := ticksOf(js, p.o.loc)
+	if err != nil {
+		return fmt.Errorf("%w: Periodic.Register %q: %w", ErrInvalid, name, err)
+	}
+	j := &periodicJob{name: name, tk: tk, loc: p.o.loc, build: build}
+	if w, ok := tk.(wallTicks); ok {
+		j.loc = w.loc
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.run != nil {
+		return fmt.Errorf("%w: Periodic.Register %q: the Periodic is running (Shutdown first)", ErrInvalid, name)
+	}
+	for _, other := range p.jobs {
+		if other.name == name {
+			return fmt.Errorf("%w: Periodic.Register: name %q is already registered", ErrInvalid, name)
+		}
+	}
+	p.jobs = append(p.jobs, j)
+	return nil
+}
+
+// Start catches up on missed ticks (see Periodic), within ctx, and then
+// starts firing the registered schedules until Shutdown; ctx's
+// cancellation does not stop them. A catch-up that fails (the store or
+// the scheduler is unavailable) is logged, not returned: the schedules
+// start anyway. Start on a running Periodic does nothing; after Shutdown,
+// Start starts it again.
+func (p *Periodic) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.run != nil {
+		return nil
+	}
+	now := p.o.clock.Now()
+	for _, j := range p.jobs {
+		p.catchUp(ctx, j, now)
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sched, err := gocron.NewScheduler(
+		gocron.WithLocation(time.UTC), // ticks carry their own zone; see tickCron
+		gocron.WithClock(p.o.clock),
+		gocron.WithLogger(p.o.logger),
+	)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("reminders: Periodic.Start: %w", err)
+	}
+	for _, j := range p.jobs {
+		_, err := sched.NewJob(
+			// The crontab is only a label: tickCron decides every firing, so
+			// that gocron fires at exactly the ticks computed here.
+			gocron.CronJob(j.name, false),
+			gocron.NewTask(func(ctx context.Context) { p.fire(ctx, j) }),
+			gocron.WithCronImplementation(tickCron{j.tk}),
+			gocron.WithName(j.name),
+			// No singleton mode: overlapping firings are harmless (claims are
+			// per tick), and its reschedule races its run under a fake clock.
+			gocron.WithContext(runCtx),
+		)
+		if err != nil {
+			cancel()
+			_ = sched.Shutdown()
+			return fmt.Errorf("reminders: Periodic.Start %q: %w", j.name, err)
+		}
+	}
+	sched.Start()
+	p.run = &periodicRun{sched: sched, cancel: cancel}
+	return nil
+}
+
+// Shutdown stops firing, cancels the contexts of firings in progress and
+// waits for them, within ctx. It is safe to call twice, and before Start.
+func (p *Periodic) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	run := p.run
+	p.run = nil
+	p.mu.Unlock()
+	if run == nil {
+		return nil
+	}
+	run.cancel()
+	if err := run.sched.ShutdownWithContext(ctx); err != nil {
+		return fmt.Errorf("reminders: Periodic.Shutdown: %w", err)
+	}
+	return nil
+}

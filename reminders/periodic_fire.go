@@ -1,0 +1,177 @@
+package reminders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// This file is what happens at a tick: the catch-up at Start, each firing,
+// the claim, and the peer check that covers a claimer that died.
+
+// catchUp handles, at Start, the latest tick not after now, if no instance
+// has stored it: one reminder however many ticks were missed.
+func (p *Periodic) catchUp(ctx context.Context, j *periodicJob, now time.Time) {
+	tick := prevTick(j.tk, now)
+	if tick.IsZero() {
+		return
+	}
+	claimed, done, err := p.o.store.Marks(ctx, j.name)
+	if err != nil {
+		p.logTick(ctx, slog.LevelError, "recurring reminder: catch-up skipped", j, tick, err)
+		return
+	}
+	if claimed.IsZero() && done.IsZero() {
+		// Never ran: nothing was missed. Later ticks count from here.
+		if _, err := p.o.store.Claim(ctx, j.name, tick); err == nil {
+			err = p.o.store.Done(ctx, j.name, tick)
+		}
+		if err != nil {
+			p.logTick(ctx, slog.LevelWarn, "recurring reminder: first mark not stored", j, tick, err)
+		}
+		return
+	}
+	if !done.Before(tick) || claimed.After(tick) {
+		return // stored, or a later tick is being handled
+	}
+	// Missed while every instance was down, or claimed by one that died
+	// before storing it. (If the claimer is merely slow, both store it:
+	// the upsert makes that one reminder unless it was delivered between.)
+	_, _ = p.o.store.Claim(ctx, j.name, tick)
+	if err := p.scheduleTick(ctx, j, tick); err != nil {
+		p.logTick(ctx, slog.LevelError, "recurring reminder: catch-up failed", j, tick, err)
+		return
+	}
+	p.logTick(ctx, slog.LevelInfo, "recurring reminder: caught up on a missed tick", j, tick, nil)
+}
+
+// fire runs on gocron's goroutine at each tick. It retries while the
+// store or the scheduler is unavailable, with backoff, until the next tick
+// supersedes this one.
+func (p *Periodic) fire(ctx context.Context, j *periodicJob) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.o.logger.LogAttrs(ctx, slog.LevelError, "recurring reminder: panic", slog.String("periodic", j.name), slog.Any("panic", v))
+		}
+	}()
+	tick := prevTick(j.tk, p.o.clock.Now())
+	if tick.IsZero() {
+		return
+	}
+	supersededAt := j.tk.next(tick)
+	won := false
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		err := p.handleTick(ctx, j, tick, &won)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if !errors.Is(err, ErrUnavailable) {
+			// An invalid reminder from build, or (eager scheduler) the
+			// handler's final error: retrying would not help.
+			p.logTick(ctx, slog.LevelError, "recurring reminder: not stored", j, tick, err)
+			return
+		}
+		if !supersededAt.IsZero() && !p.o.clock.Now().Add(backoff).Before(supersededAt) {
+			p.logTick(ctx, slog.LevelError, "recurring reminder: tick given up, the next one supersedes it", j, tick, err)
+			return
+		}
+		p.logTick(ctx, slog.LevelWarn, "recurring reminder: retrying", j, tick, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.o.clock.After(backoff):
+		}
+	}
+}
+
+// handleTick claims tick and stores its reminder; having lost the claim,
+// it checks after a grace period that the winner stored it, and stores it
+// itself if not. won carries a won claim across retries.
+func (p *Periodic) handleTick(ctx context.Context, j *periodicJob, tick time.Time, won *bool) error {
+	if !*won {
+		ok, err := p.o.store.Claim(ctx, j.name, tick)
+		if err != nil {
+			return err
+		}
+		*won = ok
+	}
+	if *won {
+		return p.scheduleTick(ctx, j, tick)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.o.clock.After(peerGrace(j.tk, tick)):
+	}
+	claimed, done, err := p.o.store.Marks(ctx, j.name)
+	if err != nil {
+		return err
+	}
+	if !done.Before(tick) || claimed.After(tick) {
+		return nil // the winner stored it, or a later tick is under way
+	}
+	p.logTick(ctx, slog.LevelWarn, "recurring reminder: claimer did not store the tick, storing it", j, tick, nil)
+	*won = true
+	return p.scheduleTick(ctx, j, tick)
+}
+
+// peerGrace is how long a peer waits for a claimer: a quarter of the
+// period, at most 10s.
+func peerGrace(tk ticks, tick time.Time) time.Duration {
+	next := tk.next(tick)
+	if next.IsZero() {
+		return 10 * time.Second
+	}
+	return min(next.Sub(tick)/4, 10*time.Second)
+}
+
+// scheduleTick builds tick's reminder, stores it and marks the tick done.
+func (p *Periodic) scheduleTick(ctx context.Context, j *periodicJob, tick time.Time) error {
+	r, err := p.build(j, tick)
+	if err != nil {
+		return err
+	}
+	if err := p.s.Schedule(ctx, r); err != nil {
+		return err
+	}
+	if err := p.o.store.Done(ctx, j.name, tick); err != nil {
+		// Stored; only the mark is missing. A peer or the next Start may
+		// store it again, which the upsert absorbs while it is pending.
+		p.logTick(ctx, slog.LevelWarn, "recurring reminder: stored, but not marked done", j, tick, err)
+	}
+	p.logTick(ctx, slog.LevelDebug, "recurring reminder: stored", j, tick, nil)
+	return nil
+}
+
+// build calls the user's build function, turning a panic into ErrInvalid
+// (a bug that retrying will not fix).
+func (p *Periodic) build(j *periodicJob, tick time.Time) (r Reminder, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: recurring reminder %q: build panicked: %v", ErrInvalid, j.name, v)
+		}
+	}()
+	r = j.build(tick.In(j.loc))
+	r.ID = tickID(j.name, tick, j.tk.resolution())
+	if r.DueAt.IsZero() {
+		r.DueAt = tick
+	}
+	return r, nil
+}
+
+func (p *Periodic) logTick(ctx context.Context, level slog.Level, msg string, j *periodicJob, tick time.Time, err error) {
+	if !p.o.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("periodic", j.name),
+		slog.String("reminder_id", tickID(j.name, tick, j.tk.resolution())),
+		slog.Time("tick", tick),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.Any("error", err))
+	}
+	p.o.logger.LogAttrs(ctx, level, msg, attrs...)
+}

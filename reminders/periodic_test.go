@@ -1,0 +1,267 @@
+package reminders_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sytefy/kit/reminders"
+)
+
+func minuteJob(kind string) func(tick time.Time) reminders.Reminder {
+	return func(tick time.Time) reminders.Reminder {
+		return reminders.Reminder{Kind: kind, Payload: []byte(tick.Format(time.RFC3339))}
+	}
+}
+
+// Each tick stores one reminder, whose ID is the name and the tick, due at
+// the tick; the first Start stores nothing (no tick was missed).
+func TestPeriodicFiresEachTick(t *testing.T) {
+	start := time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC)
+	h := newTickHarness(t, start)
+	p := h.periodic(t)
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("report.send")))
+	require.NoError(t, p.Start(ctxT(t)))
+	h.none(t, 1)
+
+	for i := 1; i <= 3; i++ {
+		tick := start.Truncate(time.Minute).Add(time.Duration(i) * time.Minute)
+		h.advanceTo(t, 1, tick.Add(-time.Second))
+		h.none(t, 1)
+		h.advanceTo(t, 1, tick)
+		d := h.next(t)
+		assert.Equal(t, "report@"+tick.Format("2006-01-02T15:04Z"), d.ID)
+		assert.Equal(t, "report.send", d.Kind)
+		assert.True(t, tick.Equal(d.DueAt), "DueAt %s, want the tick %s", d.DueAt, tick)
+		assert.Equal(t, tick.Format(time.RFC3339), string(d.Payload), "build got the tick")
+	}
+	h.none(t, 1)
+}
+
+// All instances down for several ticks: the next Start stores one
+// reminder, for the latest missed tick, then ticks go on.
+func TestPeriodicCatchesUpOnceOnTheLatestMissedTick(t *testing.T) {
+	start := time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC)
+	h := newTickHarness(t, start)
+	p := h.periodic(t)
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Start(ctxT(t)))
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC))
+	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID)
+	require.NoError(t, p.Shutdown(ctxT(t)))
+
+	// Down from 10:01:00 to 10:07:30: ticks 10:02 to 10:07 missed.
+	h.clock.Advance(6*time.Minute + 30*time.Second)
+	require.NoError(t, p.Start(ctxT(t)))
+	d := h.next(t)
+	assert.Equal(t, "report@2025-05-01T10:07Z", d.ID)
+	assert.True(t, time.Date(2025, 5, 1, 10, 7, 0, 0, time.UTC).Equal(d.DueAt))
+	h.none(t, 1)
+
+	// A restart within the same period catches up on nothing.
+	require.NoError(t, p.Shutdown(ctxT(t)))
+	require.NoError(t, p.Start(ctxT(t)))
+	h.none(t, 1)
+
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 8, 0, 0, time.UTC))
+	assert.Equal(t, "report@2025-05-01T10:08Z", h.next(t).ID)
+	h.none(t, 1)
+}
+
+// Two instances on one store fire the same tick: one reminder. The loser
+// checks after its grace period and finds it stored.
+func TestPeriodicInstancesStoreOneReminderPerTick(t *testing.T) {
+	start := time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC)
+	h := newTickHarness(t, start)
+	ps := []*reminders.Periodic{h.periodic(t), h.periodic(t), h.periodic(t)}
+	for _, p := range ps {
+		require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+		require.NoError(t, p.Start(ctxT(t)))
+	}
+	for i := 1; i <= 3; i++ {
+		tick := time.Date(2025, 5, 1, 10, i, 0, 0, time.UTC)
+		h.advanceTo(t, 3, tick)
+		assert.Equal(t, "report@"+tick.Format("2006-01-02T15:04Z"), h.next(t).ID)
+		// Two losers wait out the grace period (a quarter of the period)
+		// beside the three re-armed timers, then see the tick stored.
+		h.advanceTo(t, 5, tick.Add(15*time.Second))
+		h.none(t, 3)
+	}
+}
+
+// A claimer that dies between claiming a tick and storing it is covered by
+// a peer after the grace period.
+func TestPeriodicPeerStoresTickOfDeadClaimer(t *testing.T) {
+	start := time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC)
+	h := newTickHarness(t, start)
+	p := h.periodic(t)
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Start(ctxT(t)))
+
+	tick := time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC)
+	won, err := h.store.Claim(ctxT(t), "report", tick) // an instance claims, then dies
+	require.NoError(t, err)
+	require.True(t, won)
+
+	h.advanceTo(t, 1, tick)
+	h.none(t, 2) // the timer, and the peer's grace sleep
+	h.advanceTo(t, 2, tick.Add(15*time.Second))
+	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID)
+	_, done, err := h.store.Marks(ctxT(t), "report")
+	require.NoError(t, err)
+	assert.True(t, tick.Equal(done))
+}
+
+// flakyScheduler fails its first n calls with ErrUnavailable.
+type flakyScheduler struct {
+	reminders.Scheduler
+	fails chan struct{}
+}
+
+func (f flakyScheduler) Schedule(ctx context.Context, r reminders.Reminder) error {
+	select {
+	case <-f.fails:
+		return reminders.ErrUnavailable
+	default:
+		return f.Scheduler.Schedule(ctx, r)
+	}
+}
+
+// While the scheduler is unavailable, a tick is retried with backoff.
+func TestPeriodicRetriesWhileUnavailable(t *testing.T) {
+	start := time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC)
+	h := newTickHarness(t, start)
+	fails := make(chan struct{}, 2)
+	fails <- struct{}{}
+	fails <- struct{}{}
+	p := h.periodicOn(t, flakyScheduler{Scheduler: h.sched, fails: fails})
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Start(ctxT(t)))
+
+	tick := time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC)
+	h.advanceTo(t, 1, tick)
+	h.advanceTo(t, 2, tick.Add(100*time.Millisecond)) // first backoff
+	h.advanceTo(t, 2, tick.Add(300*time.Millisecond)) // second, doubled
+	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID)
+	assert.Empty(t, fails)
+}
+
+// A build function that panics or returns an invalid reminder is logged,
+// not retried, and does not stop later ticks.
+func TestPeriodicSurvivesBadBuild(t *testing.T) {
+	start := time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC)
+	h := newTickHarness(t, start)
+	p := h.periodic(t)
+	calls := 0
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), func(tick time.Time) reminders.Reminder {
+		calls++
+		switch calls {
+		case 1:
+			panic("bug")
+		case 2:
+			return reminders.Reminder{} // no Kind
+		}
+		return reminders.Reminder{Kind: "k"}
+	}))
+	require.NoError(t, p.Start(ctxT(t)))
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC))
+	h.none(t, 1)
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 2, 0, 0, time.UTC))
+	h.none(t, 1)
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 3, 0, 0, time.UTC))
+	assert.Equal(t, "report@2025-05-01T10:03Z", h.next(t).ID)
+	assert.Equal(t, 3, calls)
+}
+
+func TestPeriodicRegisterRejects(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC))
+	p := h.periodic(t)
+	build := minuteJob("k")
+	every := gocron.DurationJob(time.Minute)
+	require.NoError(t, p.Register("taken", every, build))
+
+	tests := []struct {
+		name, jobName, want string
+		def                 gocron.JobDefinition
+		build               func(time.Time) reminders.Reminder
+	}{
+		{"EmptyName", "", "name", every, build},
+		{"LongName", strings.Repeat("n", 225), "name", every, build},
+		{"ControlInName", "a\nb", "name", every, build},
+		{"Duplicate", "taken", "already registered", every, build},
+		{"NilBuild", "x", "build", every, nil},
+		{"NilDefinition", "x", "definition", nil, build},
+		{"IntervalTwo", "x", "interval", gocron.DailyJob(2, gocron.NewAtTimes(gocron.NewAtTime(9, 0, 0))), build},
+		{"BadCrontab", "x", "crontab", gocron.CronJob("not a crontab", false), build},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := p.Register(tc.jobName, tc.def, tc.build)
+			require.ErrorIs(t, err, reminders.ErrInvalid)
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+
+	require.NoError(t, p.Start(ctxT(t)))
+	err := p.Register("late", every, build)
+	assert.ErrorIs(t, err, reminders.ErrInvalid, "Register while running")
+}
+
+func TestNewPeriodicRejects(t *testing.T) {
+	_, err := reminders.NewPeriodic(nil)
+	assert.ErrorIs(t, err, reminders.ErrInvalid)
+	s, err := reminders.NewEagerScheduler(reminders.HandlerFunc(func(context.Context, reminders.Delivery) error { return nil }))
+	require.NoError(t, err)
+	for name, opt := range map[string]reminders.PeriodicOption{
+		"WithTimeZone":       reminders.WithTimeZone(nil),
+		"WithTickStore":      reminders.WithTickStore(nil),
+		"WithPeriodicClock":  reminders.WithPeriodicClock(nil),
+		"WithPeriodicLogger": reminders.WithPeriodicLogger(nil),
+	} {
+		_, err := reminders.NewPeriodic(s, opt)
+		require.ErrorIs(t, err, reminders.ErrInvalid, name)
+		assert.ErrorContains(t, err, name)
+	}
+}
+
+// Start and Shutdown are safe twice, and Shutdown before Start.
+func TestPeriodicStartShutdownTwice(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
+	p := h.periodic(t)
+	require.NoError(t, p.Shutdown(ctxT(t)))
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Start(ctxT(t)))
+	require.NoError(t, p.Start(ctxT(t)))
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC))
+	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID, "one reminder, not one per Start")
+	h.none(t, 1)
+	require.NoError(t, p.Shutdown(ctxT(t)))
+	require.NoError(t, p.Shutdown(ctxT(t)))
+}
+
+// A store that fails: the tick is retried, then given up when the next one
+// is due; the Periodic keeps running.
+type downStore struct{}
+
+func (downStore) Claim(context.Context, string, time.Time) (bool, error) {
+	return false, reminders.ErrUnavailable
+}
+func (downStore) Done(context.Context, string, time.Time) error { return reminders.ErrUnavailable }
+func (downStore) Marks(context.Context, string) (time.Time, time.Time, error) {
+	return time.Time{}, time.Time{}, errors.Join(reminders.ErrUnavailable, errors.New("down"))
+}
+
+func TestPeriodicStartsWhenStoreIsDown(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
+	p := h.periodic(t, reminders.WithTickStore(downStore{}))
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Start(ctxT(t)), "a failed catch-up is logged, not fatal")
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC))
+	h.none(t, 2) // timer and the retry's backoff
+}

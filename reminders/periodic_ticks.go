@@ -1,0 +1,301 @@
+package reminders
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/robfig/cron/v3"
+)
+
+// ticks is the arithmetic of one recurring reminder's schedule: the
+// instants it ticks at. Every instance computes the same instants from the
+// same definition, whatever its start time, so a tick names the same
+// reminder everywhere. gocron fires at next(); a firing is labelled with
+// prev(now), the latest tick not after it.
+type ticks interface {
+	// next is the first tick strictly after t, or zero if there is none
+	// within about four years.
+	next(t time.Time) time.Time
+	// resolution is what a tick time is truncated to in the reminder ID.
+	resolution() time.Duration
+}
+
+// prevTick is the latest tick at or before t, or zero if there is none
+// within about four years. It searches back from t in doubling windows, so
+// it costs O(log(t - tick)) calls of next.
+func prevTick(tk ticks, t time.Time) time.Time {
+	for w := time.Second; w <= 1<<27*time.Second; w *= 2 { // 2^27 s ≈ 4.25 years
+		c := tk.next(t.Add(-w))
+		if c.IsZero() || c.After(t) {
+			continue
+		}
+		for {
+			n := tk.next(c)
+			if n.IsZero() || n.After(t) {
+				return c
+			}
+			c = n
+		}
+	}
+	return time.Time{}
+}
+
+// everyTicks ticks at the multiples of a period since the Unix epoch, so
+// that instances started at different times agree on them.
+type everyTicks struct{ period time.Duration }
+
+func (e everyTicks) next(t time.Time) time.Time {
+	n := t.UnixNano()
+	p := int64(e.period)
+	q := n / p
+	if n < 0 && n%p != 0 {
+		q-- // floor division for times before 1970
+	}
+	return time.Unix(0, (q+1)*p).UTC()
+}
+
+func (e everyTicks) resolution() time.Duration { return e.period }
+
+// wallTicks ticks at the wall-clock times, in loc, that match any of specs
+// (cron expressions, or a daily/weekly job's times written as ones). The
+// specs are evaluated on naive wall-clock time (their Location is UTC,
+// which has no daylight saving time), and each matching wall time is then
+// placed in loc by the daylight-saving policy (see instant).
+type wallTicks struct {
+	specs []*cron.SpecSchedule
+	loc   *time.Location
+	res   time.Duration
+}
+
+func (w wallTicks) resolution() time.Duration { return w.res }
+
+func (w wallTicks) next(t time.Time) time.Time {
+	// Start a little before t's wall time where the UTC offset changes
+	// nearby: a wall time up to that change behind t's can be a later
+	// instant (the repeated hour of a fall-back).
+	wall := naive(t.In(w.loc)).Add(-w.slack(t))
+	for {
+		wall = w.nextWall(wall)
+		if wall.IsZero() {
+			return time.Time{}
+		}
+		// instant never decreases as wall increases, so the first wall
+		// time placed after t is the next tick.
+		if at := w.instant(wall); at.After(t) {
+			return at
+		}
+	}
+}
+
+// nextWall is the first naive wall time after wall that matches a spec.
+func (w wallTicks) nextWall(wall time.Time) time.Time {
+	var best time.Time
+	for _, s := range w.specs {
+		if n := s.Next(wall); !n.IsZero() && (best.IsZero() || n.Before(best)) {
+			best = n
+		}
+	}
+	return best
+}
+
+// slack is how far behind t's wall time a later instant's wall time can
+// be: the largest drop of the UTC offset within a day of t (0 in a zone
+// without daylight saving time).
+func (w wallTicks) slack(t time.Time) time.Duration {
+	_, off := t.In(w.loc).Zone()
+	low := off
+	for _, d := range []time.Duration{-26 * time.Hour, -3 * time.Hour, 3 * time.Hour, 26 * time.Hour} {
+		if _, o := t.Add(d).In(w.loc).Zone(); o < low {
+			low = o
+		}
+	}
+	return time.Duration(off-low) * time.Second
+}
+
+// instant places a naive wall time in loc. This is the daylight-saving
+// policy, the one of Vixie cron:
+//
+//   - a wall time that occurs once is that instant;
+//   - a wall time that occurs twice (the repeated hour when clocks fall
+//     back) is its first occurrence only, so a 01:30 job runs once;
+//   - a wall time that does not occur (the hour skipped when clocks spring
+//     forward) runs when the gap ends, so a 02:30 job runs at 03:00 that
+//     day instead of not at all. Several skipped wall times share that
+//     instant, and so are one tick.
+func (w wallTicks) instant(wall time.Time) time.Time {
+	secs := wall.Unix()
+	guess := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, w.loc)
+	var first time.Time
+	lowest := 1 << 30
+	for _, probe := range []time.Time{guess.Add(-3 * time.Hour), guess, guess.Add(3 * time.Hour)} {
+		_, off := probe.Zone()
+		lowest = min(lowest, off)
+		at := time.Unix(secs-int64(off), 0).In(w.loc)
+		if _, o := at.Zone(); o == off && (first.IsZero() || at.Before(first)) {
+			first = at
+		}
+	}
+	if !first.IsZero() {
+		return first
+	}
+	// Skipped: read with the offset from before the change, the wall time
+	// lands after the change; the zone period it lands in began when the
+	// gap ended.
+	start, _ := time.Unix(secs-int64(lowest), 0).In(w.loc).ZoneBounds()
+	return start.In(w.loc)
+}
+
+// naive is t's wall clock written as a UTC time: the clock face, without
+// its offset.
+func naive(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// cronParser accepts 5 fields (minute resolution), 6 (seconds first) and
+// descriptors such as @daily, as gocron.CronJob does.
+var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// parseCronTicks reads a crontab as gocron.CronJob takes it, with an
+// optional "TZ=" or "CRON_TZ=" prefix; without one, the zone is loc.
+func parseCronTicks(crontab string, loc *time.Location) (wallTicks, error) {
+	spec := strings.TrimSpace(crontab)
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		i := strings.IndexAny(spec, " \t")
+		if i < 0 {
+			return wallTicks{}, fmt.Errorf("crontab %q has a time zone and no schedule", crontab)
+		}
+		z, err := time.LoadLocation(spec[strings.IndexByte(spec, '=')+1 : i])
+		if err != nil {
+			return wallTicks{}, fmt.Errorf("crontab %q: %w", crontab, err)
+		}
+		loc, spec = z, strings.TrimSpace(spec[i:])
+	}
+	if strings.HasPrefix(spec, "@every") {
+		return wallTicks{}, fmt.Errorf("crontab %q: use gocron.DurationJob for a fixed period", crontab)
+	}
+	s, err := cronParser.Parse(spec)
+	if err != nil {
+		return wallTicks{}, fmt.Errorf("crontab %q: %w", crontab, err)
+	}
+	ss, ok := s.(*cron.SpecSchedule)
+	if !ok {
+		return wallTicks{}, fmt.Errorf("crontab %q is not a calendar schedule", crontab)
+	}
+	utc := *ss
+	utc.Location = time.UTC
+	res := time.Minute
+	if !strings.HasPrefix(spec, "@") && len(strings.Fields(spec)) == 6 {
+		res = time.Second
+	}
+	return wallTicks{specs: []*cron.SpecSchedule{&utc}, loc: loc, res: res}, nil
+}
+
+// atTimesTicks is a daily (no weekdays) or weekly job's times of day,
+// written as one second-resolution cron spec per time.
+func atTimesTicks(atTimes []time.Time, weekdays []time.Weekday, loc *time.Location) (wallTicks, error) {
+	dow := "*"
+	if len(weekdays) > 0 {
+		days := make([]string, len(weekdays))
+		for i, d := range weekdays {
+			days[i] = fmt.Sprint(int(d))
+		}
+		dow = strings.Join(days, ",")
+	}
+	w := wallTicks{loc: loc, res: time.Second}
+	for _, at := range atTimes {
+		s, err := cronParser.Parse(fmt.Sprintf("%d %d %d * * %s", at.Second(), at.Minute(), at.Hour(), dow))
+		if err != nil {
+			return wallTicks{}, err
+		}
+		ss := s.(*cron.SpecSchedule)
+		ss.Location = time.UTC
+		w.specs = append(w.specs, ss)
+	}
+	if len(w.specs) == 0 {
+		return wallTicks{}, fmt.Errorf("no times of day")
+	}
+	return w, nil
+}
+
+// ticksOf turns gocron's description of a job definition into its tick
+// arithmetic. Only schedules that every instance computes alike are
+// accepted: a day or week interval other than 1, a random duration or a
+// monthly job would depend on when each instance started (or is better
+// written as a crontab).
+func ticksOf(s gocron.JobSchedule, loc *time.Location) (ticks, error) {
+	switch s := s.(type) {
+	case gocron.CronJobSchedule:
+		return parseCronTicks(s.Crontab, loc)
+	case gocron.DurationJobSchedule:
+		if s.Duration < time.Second || s.Duration%time.Second != 0 {
+			return nil, fmt.Errorf("DurationJob %s: want a whole number of seconds, at least 1s", s.Duration)
+		}
+		return everyTicks{period: s.Duration}, nil
+	case gocron.DailyJobSchedule:
+		if s.Interval != 1 {
+			return nil, fmt.Errorf("DailyJob interval %d: want 1 (use a crontab)", s.Interval)
+		}
+		return atTimesTicks(s.AtTimes, nil, loc)
+	case gocron.WeeklyJobSchedule:
+		if s.Interval != 1 {
+			return nil, fmt.Errorf("WeeklyJob interval %d: want 1 (use a crontab)", s.Interval)
+		}
+		if len(s.DaysOfWeek) == 0 {
+			return nil, fmt.Errorf("WeeklyJob without days")
+		}
+		return atTimesTicks(s.AtTimes, s.DaysOfWeek, loc)
+	default:
+		return nil, fmt.Errorf("job type %T is not supported: use CronJob, DurationJob, DailyJob or WeeklyJob", s)
+	}
+}
+
+// describe asks gocron how it reads def, with loc as the scheduler's time
+// zone. A gocron scheduler is the only reader of a JobDefinition; this one
+// is never started and is shut down before describe returns. A panic in
+// parsing (robfig/cron panics on some malformed "TZ=" prefixes) becomes an
+// error.
+func describe(def gocron.JobDefinition, loc *time.Location) (js gocron.JobSchedule, err error) {
+	if def == nil {
+		return nil, fmt.Errorf("nil job definition")
+	}
+	s, err := gocron.NewScheduler(gocron.WithLocation(loc))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = s.Shutdown() }()
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("job definition: %v", v)
+		}
+	}()
+	j, err := s.NewJob(def, gocron.NewTask(func() {}))
+	if err != nil {
+		return nil, err
+	}
+	return j.Schedule(), nil
+}
+
+// tickCron adapts ticks to gocron's Cron, so that gocron fires exactly at
+// the ticks computed here (see Periodic.Start).
+type tickCron struct{ tk ticks }
+
+func (c tickCron) IsValid(string, *time.Location, time.Time) error { return nil }
+func (c tickCron) Next(last time.Time) time.Time                   { return c.tk.next(last) }
+
+// tickID is the reminder ID of a tick: "<name>@<tick in UTC, RFC 3339,
+// truncated to the resolution>", e.g. "digest@2025-03-09T07:30:00Z". The
+// suffix holds no '@', so the ID is unique per (name, tick) even when the
+// name holds '@'.
+func tickID(name string, tick time.Time, res time.Duration) string {
+	layout := "2006-01-02T15:04:05Z"
+	if res%time.Minute == 0 {
+		layout = "2006-01-02T15:04Z"
+	}
+	// Truncate counts from the Unix epoch, as everyTicks does (time.Time's
+	// Truncate counts from year 1, which differs for periods such as 7s).
+	n := tick.UnixNano()
+	n -= ((n % int64(res)) + int64(res)) % int64(res)
+	return name + "@" + time.Unix(0, n).UTC().Format(layout)
+}

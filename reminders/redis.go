@@ -1,0 +1,159 @@
+package reminders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisScheduler stores reminders in Redis sorted sets and, through Run,
+// delivers them to a Handler at least once: the scheduling side of an
+// application calls Schedule and Cancel; worker processes call Run. Any
+// number of schedulers and workers, on any number of hosts, may share one
+// key prefix; all of them must use the same WithShards.
+//
+// Every state change of a reminder is one Lua script on one shard, so a
+// reminder is never half-written and never claimed twice. Due and lease
+// times are judged in Redis server time. See keys.go for the layout and
+// scripts/lib.lua for the record format.
+//
+// Redis must not evict keys (maxmemory-policy noeviction, or no maxmemory):
+// an evicted record is a lost reminder.
+//
+// A RedisScheduler is safe for concurrent use. It starts no goroutine until
+// Run is called, and never closes the client.
+type RedisScheduler struct {
+	client redis.UniversalClient
+	opts   *options
+	keys   []shardKeys // per shard
+	wake   string      // pub/sub channel
+}
+
+var _ Scheduler = (*RedisScheduler)(nil)
+
+// scheduleChunk bounds the reminders one schedule script stores, so that
+// ScheduleMany of a million reminders never blocks Redis for long: chunks
+// are separate script calls in the same pipeline (one round trip).
+const scheduleChunk = 128
+
+// NewRedisScheduler returns a scheduler on client (a *redis.Client, a
+// *redis.ClusterClient or any other UniversalClient). Enable
+// ContextTimeoutEnabled on the client so that contexts bound every call;
+// otherwise the client's own timeouts do. It returns an error wrapping
+// ErrInvalid for a nil client or an invalid option.
+func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisScheduler, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: NewRedisScheduler: nil client", ErrInvalid)
+	}
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &RedisScheduler{client: client, opts: o, keys: make([]shardKeys, o.shards), wake: wakeChannel(o.prefix)}
+	for i := range s.keys {
+		s.keys[i] = newShardKeys(o.prefix, i)
+	}
+	return s, nil
+}
+
+// Schedule stores r for delivery at r.DueAt, replacing any reminder with
+// the same ID, whether pending, in flight or dead: the replacement starts
+// at attempt 1, and an attempt running meanwhile no longer counts (its
+// outcome is ignored, and its context is cancelled when the worker next
+// renews its lease). Workers sleeping past r.DueAt are woken.
+//
+// It returns an error wrapping ErrInvalid, naming the field, for bad input
+// (nothing is written), and ErrUnavailable when Redis fails or ctx ends
+// first: the script either ran whole or not at all, but a reply lost on the
+// way back can hide that it ran, so retry with the same ID.
+func (s *RedisScheduler) Schedule(ctx context.Context, r Reminder) error {
+	return s.ScheduleMany(ctx, []Reminder{r})
+}
+
+// ScheduleMany stores the reminders as Schedule does. It validates them
+// all first: for bad input it returns an error wrapping ErrInvalid that
+// names the reminder's index and field, and writes nothing. Then it writes
+// in one round trip per Redis node (one pipeline; in bounded script calls
+// per shard). Each reminder is stored atomically, the batch is not: on an
+// error wrapping ErrUnavailable some may be stored; retrying is safe. When
+// an ID appears twice, the later reminder wins.
+func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error {
+	for i, r := range rs {
+		if err := validate(r, s.opts.maxPayload); err != nil {
+			if len(rs) == 1 {
+				return err
+			}
+			return fmt.Errorf("reminder %d: %w", i, err)
+		}
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return unavailable(err)
+	}
+	byShard := make([][]Reminder, len(s.keys))
+	for _, r := range rs {
+		sh := shardOf(r.ID, len(s.keys))
+		byShard[sh] = append(byShard[sh], r)
+	}
+	var calls []*scriptCall
+	for sh, list := range byShard {
+		for len(list) > 0 {
+			n := min(len(list), scheduleChunk)
+			args := make([]any, 0, 2+4*n)
+			args = append(args, s.wake, sh)
+			for _, r := range list[:n] {
+				args = encodeRecordArgs(args, r)
+			}
+			calls = append(calls, &scriptCall{script: scriptSchedule, keys: s.keys[sh].all(), args: args})
+			list = list[n:]
+		}
+	}
+	if err := runPipelined(ctx, s.client, calls); err != nil {
+		s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "reminders: schedule failed",
+			slog.Int("reminders", len(rs)), slog.Any("error", err))
+		return err
+	}
+	for _, r := range rs {
+		s.observe(Event{Type: EventScheduled, ID: r.ID, Kind: r.Kind, Attempt: 1, Shard: shardOf(r.ID, len(s.keys))})
+		s.opts.logger.LogAttrs(ctx, slog.LevelDebug, "reminders: scheduled",
+			slog.String("task_name", r.Kind), slog.String("reminder_id", r.ID), slog.Int("attempt", 1),
+			slog.Time("due_at", r.DueAt))
+	}
+	return nil
+}
+
+// Cancel removes a pending or in-flight reminder: no further attempt
+// happens, and an attempt running meanwhile no longer counts (its context
+// is cancelled when the worker next renews its lease). It returns an error
+// wrapping ErrNotFound when the ID is neither pending nor in flight (a dead
+// reminder is left in the dead set), ErrInvalid for a malformed ID, and
+// ErrUnavailable when Redis fails or ctx ends first.
+func (s *RedisScheduler) Cancel(ctx context.Context, id string) error {
+	if err := validName("ID", id); err != nil {
+		return err
+	}
+	sh := shardOf(id, len(s.keys))
+	n, err := scriptCancel.Run(ctx, s.client, s.keys[sh].all(), id).Int()
+	if err != nil {
+		return unavailable(err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: reminder %q", ErrNotFound, id)
+	}
+	s.opts.logger.LogAttrs(ctx, slog.LevelDebug, "reminders: cancelled", slog.String("reminder_id", id))
+	return nil
+}
+
+func (s *RedisScheduler) observe(e Event) {
+	if s.opts.observer != nil {
+		s.opts.observer.ObserveReminder(e)
+	}
+}
+
+// isNil reports a missing value, which go-redis reports as an error.
+func isNil(err error) bool { return errors.Is(err, redis.Nil) }

@@ -1,0 +1,126 @@
+package reminders_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sytefy/kit/reminders"
+)
+
+// Bad data beyond corrupt records (TestRedisCorruptRecords): keys of the
+// wrong type, orphans in the sorted sets, junk on the wake channel. No
+// panic, no stalled worker, errors that wrap the package's sentinels and
+// name the cause, and the worker heals once the damage is gone.
+
+// sentinel reports whether err wraps one of the package's errors.
+func sentinel(err error) bool {
+	for _, e := range []error{reminders.ErrUnavailable, reminders.ErrNotFound, reminders.ErrInvalid} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRedisBadDataWrongTypes: another program wrote a string, list or hash
+// where the scheduler keeps a sorted set, hash or counter. Every call
+// either works or fails with ErrUnavailable naming the cause; the worker
+// keeps running, and delivers again once the key is deleted.
+func TestRedisBadDataWrongTypes(t *testing.T) {
+	t.Parallel()
+	// Per key: a command that leaves a value of another type there.
+	wrong := map[string][]any{
+		"due":   {"SET", "x"},
+		"rec":   {"RPUSH", "x"},
+		"lease": {"HSET", "a", "b"},
+		"dead":  {"SET", "x"},
+		"err":   {"SADD", "x"},
+		"seq":   {"SET", "not a number"},
+	}
+	for suffix, cmd := range wrong {
+		t.Run(suffix, func(t *testing.T) {
+			t.Parallel()
+			var got deliveries
+			// One shard, so the test knows the keys (see keys.go).
+			r, s := newRedis(t, reminders.WithShards(1), fastBackoff)
+			ctx := bg(t)
+			key := "{" + r.Prefix + ":0}:" + suffix
+			require.NoError(t, r.Client.Do(ctx, append([]any{cmd[0], key}, cmd[1:]...)...).Err())
+			runWorker(t, s, record(&got))
+
+			check := func(op string, err error) {
+				t.Helper()
+				if err == nil {
+					return
+				}
+				assert.True(t, sentinel(err), "%s: %v wraps none of the package's errors", op, err)
+				if errors.Is(err, reminders.ErrUnavailable) {
+					cause := "WRONGTYPE"
+					if suffix == "seq" {
+						cause = "not an integer" // INCR of a string that is not a number
+					}
+					assert.Contains(t, err.Error(), cause, "%s: the error names the cause", op)
+				}
+			}
+			check("Schedule", s.Schedule(ctx, reminders.Reminder{ID: "during", Kind: "k", DueAt: time.Now()}))
+			check("Cancel", s.Cancel(ctx, "during"))
+			_, err := s.Get(ctx, "during")
+			check("Get", err)
+			_, err = s.Stats(ctx)
+			check("Stats", err)
+			_, err = s.Dead(ctx, 10)
+			check("Dead", err)
+			check("Requeue", s.Requeue(ctx, "during"))
+			// Let the worker run into the damage for a moment.
+			time.Sleep(300 * time.Millisecond)
+
+			require.NoError(t, r.Client.Del(ctx, key).Err())
+			require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "after", Kind: "k", DueAt: time.Now()}))
+			require.Eventually(t, func() bool { return got.count("after") == 1 }, 15*time.Second, 10*time.Millisecond,
+				"the worker delivers again once the key is repaired")
+		})
+	}
+}
+
+// TestRedisBadDataOrphans: members of the lease and dead sets with no
+// record, an error text with no reminder, junk on the wake channel. The
+// good reminder is delivered once; inspection works; the orphans are
+// reported as not found or invalid, never as a panic.
+func TestRedisBadDataOrphans(t *testing.T) {
+	t.Parallel()
+	var got deliveries
+	r, s := newRedis(t, reminders.WithShards(1), reminders.WithLease(time.Second))
+	ctx := bg(t)
+	tag := "{" + r.Prefix + ":0}:"
+	past := float64(time.Now().Add(-time.Minute).UnixMilli())
+	require.NoError(t, r.Client.ZAdd(ctx, tag+"lease", redis.Z{Score: past, Member: "ghost-lease"}).Err())
+	require.NoError(t, r.Client.ZAdd(ctx, tag+"dead", redis.Z{Score: past, Member: "ghost-dead"}).Err())
+	require.NoError(t, r.Client.HSet(ctx, tag+"err", "ghost-err", "\x00\xff").Err())
+	runWorker(t, s, record(&got))
+
+	for _, msg := range []string{"", "junk", "0", "0:", "0:x", "-1:5", "7:5", "0:-99999999999999999999999", "0:1:2"} {
+		require.NoError(t, r.Client.Publish(ctx, r.Prefix+":wake", msg).Err())
+	}
+	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "good", Kind: "k", DueAt: time.Now().Add(200 * time.Millisecond)}))
+	require.Eventually(t, func() bool { return got.count("good") == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	_, err := s.Stats(ctx)
+	require.NoError(t, err)
+	_, err = s.Dead(ctx, 10)
+	assert.True(t, err == nil || sentinel(err), "Dead: %v", err)
+	for _, id := range []string{"ghost-lease", "ghost-dead", "ghost-err"} {
+		_, err := s.Get(ctx, id)
+		assert.True(t, err == nil || sentinel(err), "Get(%s): %v", id, err)
+		err = s.Requeue(ctx, id)
+		assert.True(t, err == nil || sentinel(err), "Requeue(%s): %v", id, err)
+		err = s.Cancel(ctx, id)
+		assert.True(t, err == nil || sentinel(err), "Cancel(%s): %v", id, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, 1, got.len(), "only the good reminder reached the handler")
+}

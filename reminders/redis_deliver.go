@@ -1,0 +1,234 @@
+package reminders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// claim is one claimed reminder, from the claim script until its handler
+// goroutine ends.
+type claim struct {
+	shard   int
+	id      string
+	version string // the record's version when claimed: outcomes carry it
+	rec     record
+	ctx     context.Context // the handler's
+	cancel  context.CancelFunc
+
+	mu         sync.Mutex
+	leaseUntil int64 // Redis ms; renewed by keepLeases
+	lost       atomic.Bool
+}
+
+func (c *claim) leaseDeadline() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leaseUntil
+}
+
+func (c *claim) renewed(until int64) {
+	c.mu.Lock()
+	c.leaseUntil = max(c.leaseUntil, until)
+	c.mu.Unlock()
+}
+
+// lose marks the claim as no longer ours (rescheduled, cancelled, released
+// or expired) and cancels the handler's context: its outcome is ignored.
+func (c *claim) lose() {
+	c.lost.Store(true)
+	c.cancel()
+}
+
+// start begins a handler goroutine for a claimed record. A record that
+// does not decode is dead-lettered as "corrupt" instead.
+func (w *worker) start(sh int, id, raw string, leaseUntil int64) {
+	rec, err := parseRecord(raw)
+	c := &claim{shard: sh, id: id, version: rec.version, rec: rec, leaseUntil: leaseUntil}
+	c.ctx, c.cancel = context.WithCancel(w.base)
+	w.mu.Lock()
+	w.inflight[c] = struct{}{}
+	w.mu.Unlock()
+	w.handlers.Add(1)
+	if err != nil {
+		go w.corrupt(c)
+		return
+	}
+	go w.deliver(c)
+}
+
+// done ends a claim's goroutine and frees its slot.
+func (w *worker) done(c *claim) {
+	c.cancel()
+	w.mu.Lock()
+	delete(w.inflight, c)
+	w.mu.Unlock()
+	select {
+	case w.freed <- struct{}{}:
+	default:
+	}
+	w.handlers.Done()
+}
+
+func (w *worker) corrupt(c *claim) {
+	defer w.done(c)
+	if w.settle(c, opDead, 0, errCorrupt.Error()) {
+		w.buried(c.ctx, c.shard, c.id, "", c.rec.attempt, errCorrupt)
+	}
+}
+
+// deliver waits out what remains until DueAt (never early), calls the
+// handler and records the outcome.
+func (w *worker) deliver(c *claim) {
+	defer w.done(c)
+	if wait := w.clock.until(c.shard, c.rec.due); wait > 0 && !sleepCtx(c.ctx, wait) {
+		return // released before it started
+	}
+	if c.ctx.Err() != nil {
+		return
+	}
+	d := Delivery{Reminder: c.rec.reminder(c.id), Attempt: c.rec.attempt}
+	ev := Event{ID: d.ID, Kind: d.Kind, Attempt: d.Attempt, Shard: c.shard}
+	ev.Type, ev.Lateness = EventDelivered, w.clock.now(c.shard).Sub(d.DueAt)
+	w.s.observe(ev)
+	w.logAttempt(c.ctx, slog.LevelDebug, "reminders: delivering", d, slog.Duration("lateness", ev.Lateness))
+
+	start := time.Now()
+	err := w.call(c.ctx, d)
+	ev.Lateness, ev.Duration = 0, time.Since(start)
+	if err == nil {
+		ev.Type = EventSucceeded
+		w.s.observe(ev)
+		if w.settle(c, opAck, 0, "") {
+			w.logAttempt(c.ctx, slog.LevelDebug, "reminders: handled", d, slog.Duration("duration", ev.Duration))
+		}
+		return
+	}
+	ev.Type, ev.Err = EventFailed, err
+	w.s.observe(ev)
+	ev.Duration = 0
+	if d.Attempt > w.o.maxRetries {
+		if w.settle(c, opDead, 0, errorText(err)) {
+			ev.Type = EventDead
+			w.s.observe(ev)
+			w.logAttempt(c.ctx, slog.LevelError, "reminders: retries spent; reminder moved to the dead set", d,
+				slog.Any("error", err))
+		}
+		return
+	}
+	delay := backoffDelay(w.o, d.Attempt)
+	at := w.clock.nowMillis(c.shard) + max(delay.Milliseconds(), 1)
+	if w.settle(c, opRetry, at, errorText(err)) {
+		ev.Type = EventRetried
+		w.s.observe(ev)
+		w.logAttempt(c.ctx, slog.LevelWarn, "reminders: attempt failed; will retry", d,
+			slog.Any("error", err), slog.Duration("retry_in", delay))
+	}
+}
+
+// call runs the handler; a panic is a failed attempt, logged with its stack.
+func (w *worker) call(ctx context.Context, d Delivery) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(v)
+			w.logAttempt(ctx, slog.LevelError, "reminders: handler panicked", d,
+				slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+		}
+	}()
+	return w.h.HandleReminder(ctx, d)
+}
+
+func panicError(v any) error {
+	if err, ok := v.(error); ok {
+		return fmt.Errorf("reminders: handler panicked: %w", err)
+	}
+	return fmt.Errorf("reminders: handler panicked: %v", v)
+}
+
+// settle records an outcome, retrying while Redis fails, until it is
+// recorded (true), found stale (the claim was lost: false), or the lease has
+// surely expired, after which recording is pointless: the reminder will be
+// taken back and delivered again.
+func (w *worker) settle(c *claim, op string, at int64, msg string) bool {
+	for fails := 0; ; fails++ {
+		if c.lost.Load() {
+			return false
+		}
+		applied, err := w.settleOnce(c, op, at, msg)
+		if err == nil {
+			if !applied {
+				w.log.LogAttrs(c.ctx, slog.LevelInfo, "reminders: outcome ignored: the reminder was rescheduled, cancelled or taken back meanwhile",
+					slog.String("task_name", c.rec.kind), slog.String("reminder_id", c.id), slog.Int("attempt", c.rec.attempt))
+			}
+			return applied
+		}
+		if w.clock.nowMillis(c.shard) > c.leaseDeadline() {
+			w.log.LogAttrs(c.ctx, slog.LevelWarn, "reminders: outcome not recorded before the lease expired; the reminder will be delivered again",
+				slog.String("task_name", c.rec.kind), slog.String("reminder_id", c.id), slog.Int("attempt", c.rec.attempt),
+				slog.String("outcome", op), slog.Any("error", err))
+			return false
+		}
+		// Not c.ctx: a shutdown cancels it, and the outcome is still wanted.
+		sleepCtx(context.Background(), retryDelay(fails+1))
+	}
+}
+
+// backoffDelay is the pause before retry n (from 1): drawn uniformly from
+// [0, min(max, min·2^(n-1))] ("full jitter", so that reminders failing
+// together do not retry in step), at least 1ms; see WithBackoff.
+func backoffDelay(o *options, n int) time.Duration {
+	ceiling := o.backoffMin
+	for i := 1; i < n && ceiling < o.backoffMax; i++ {
+		if ceiling > o.backoffMax/2 {
+			ceiling = o.backoffMax
+		} else {
+			ceiling *= 2
+		}
+	}
+	return max(rand.N(ceiling+1), time.Millisecond)
+}
+
+// errorText is err's text, cut to maxErrorText bytes on a rune boundary.
+func errorText(err error) string {
+	s := err.Error()
+	if len(s) <= maxErrorText {
+		return s
+	}
+	s = s[:maxErrorText]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func (w *worker) logAttempt(ctx context.Context, level slog.Level, msg string, d Delivery, attrs ...slog.Attr) {
+	if !w.log.Enabled(ctx, level) {
+		return
+	}
+	attrs = append([]slog.Attr{
+		slog.String("task_name", d.Kind), slog.String("reminder_id", d.ID), slog.Int("attempt", d.Attempt),
+	}, attrs...)
+	w.log.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// errLeaseExpired is the reason a reminder whose lease expired on its last
+// attempt is dead-lettered with.
+var errLeaseExpired = errors.New("lease expired")
+
+// deadReason maps a reason the claim script reports to its error.
+func deadReason(reason string) error {
+	switch reason {
+	case errCorrupt.Error():
+		return errCorrupt
+	case errLeaseExpired.Error():
+		return errLeaseExpired
+	}
+	return errors.New(reason)
+}

@@ -1,0 +1,195 @@
+package reminders_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sytefy/kit/internal/redistest"
+	"github.com/sytefy/kit/reminders"
+)
+
+// TestRedisBadInput: bad input gets ErrInvalid naming what is wrong, and
+// nothing is written.
+func TestRedisBadInput(t *testing.T) {
+	t.Parallel()
+	r, s := newRedis(t, reminders.WithMaxPayload(8))
+	ctx := bg(t)
+	valid := func(i int) reminders.Reminder {
+		return reminders.Reminder{ID: fmt.Sprint("ok", i), Kind: "k", DueAt: time.Now()}
+	}
+	batch := []reminders.Reminder{valid(0), valid(1), {ID: "bad", Kind: "a\tb", DueAt: time.Now()}, valid(3)}
+	err := s.ScheduleMany(ctx, batch)
+	require.ErrorIs(t, err, reminders.ErrInvalid)
+	assert.Contains(t, err.Error(), "reminder 2")
+	assert.Contains(t, err.Error(), "Kind")
+	err = s.ScheduleMany(ctx, []reminders.Reminder{valid(0), {ID: "big", Kind: "k", DueAt: time.Now(), Payload: make([]byte, 9)}})
+	require.ErrorIs(t, err, reminders.ErrInvalid)
+	assert.Contains(t, err.Error(), "Payload")
+
+	for name, err := range map[string]error{
+		"Cancel":  s.Cancel(ctx, ""),
+		"Requeue": s.Requeue(ctx, "a\nb"),
+		"Get":     func() error { _, err := s.Get(ctx, strings.Repeat("x", reminders.MaxIDLen+1)); return err }(),
+		"Dead":    func() error { _, err := s.Dead(ctx, 0); return err }(),
+		"Run":     s.Run(ctx, nil),
+		"NewRedisScheduler": func() error {
+			_, err := reminders.NewRedisScheduler(nil)
+			return err
+		}(),
+		"WithShards": func() error {
+			_, err := reminders.NewRedisScheduler(r.Client, reminders.WithShards(0))
+			return err
+		}(),
+		"WithKeyPrefix": func() error {
+			_, err := reminders.NewRedisScheduler(r.Client, reminders.WithKeyPrefix("a{b}"))
+			return err
+		}(),
+	} {
+		assert.ErrorIs(t, err, reminders.ErrInvalid, name)
+	}
+	assert.ErrorContains(t, s.Cancel(ctx, ""), "ID")
+
+	keys, err := r.Keys(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, keys, "nothing written")
+	require.NoError(t, s.ScheduleMany(ctx, nil), "an empty batch is no error")
+}
+
+// pipelineCounter is a go-redis hook counting round trips.
+type pipelineCounter struct {
+	mu        sync.Mutex
+	single    int
+	pipelines int
+	commands  int
+}
+
+func (c *pipelineCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.mu.Lock()
+		c.single++
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+func (c *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.mu.Lock()
+		c.pipelines++
+		c.commands += len(cmds)
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// TestRedisScheduleManyOneRoundTrip: a thousand reminders over several
+// shards go in one pipeline of bounded script calls (once the scripts are
+// cached on the server), and each lands on its shard.
+func TestRedisScheduleManyOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	shards := max(testShards(), 3)
+	c := r.NewClient(t)
+	s := newOn(t, c, r.Prefix, reminders.WithShards(shards))
+	ctx := bg(t)
+	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "warm", Kind: "k", DueAt: time.Now()}), "loads the script")
+
+	counter := &pipelineCounter{}
+	c.AddHook(counter)
+	rs := make([]reminders.Reminder, 1000)
+	for i := range rs {
+		rs[i] = reminders.Reminder{ID: fmt.Sprint("m", i), Kind: "k", DueAt: time.Now().Add(time.Hour)}
+	}
+	require.NoError(t, s.ScheduleMany(ctx, rs))
+	counter.mu.Lock()
+	assert.Equal(t, 1, counter.pipelines, "one pipeline")
+	assert.Equal(t, 0, counter.single, "and nothing else")
+	assert.GreaterOrEqual(t, counter.commands, 1000/256+1, "in bounded script calls")
+	counter.mu.Unlock()
+
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1001), st.Pending)
+	for _, sh := range st.Shards {
+		assert.Positive(t, sh.Pending, "shard %d holds some", sh.Shard)
+	}
+}
+
+// TestRedisCorruptRecords: records the library did not write (garbage,
+// truncated, missing, a Kind with a control character, attempt 0) go to
+// the dead set as "corrupt", logged at WARN; none reaches the handler, and
+// the good reminder beside them is delivered.
+func TestRedisCorruptRecords(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	var deadEvents sync.Map
+	obs := reminders.ObserverFunc(func(e reminders.Event) {
+		if e.Type == reminders.EventDead {
+			deadEvents.Store(e.ID, e.Err)
+		}
+	})
+	// One shard, so the test knows the keys (see keys.go).
+	r, s := newRedis(t, reminders.WithShards(1), reminders.WithLogger(slog.New(logs)), reminders.WithObserver(obs))
+	ctx := bg(t)
+	tag := "{" + r.Prefix + ":0}:"
+	past := time.Now().Add(-time.Second).UnixMilli()
+	bad := map[string]string{
+		"garbage":   "not a record",
+		"truncated": "5,1,17",
+		"ctrl-kind": fmt.Sprintf("5,1,%d,bad\x01kind\npayload", past),
+		"attempt-0": fmt.Sprintf("5,0,%d,k\npayload", past),
+	}
+	for id, rec := range bad {
+		require.NoError(t, r.Client.HSet(ctx, tag+"rec", id, rec).Err())
+	}
+	bad["missing"] = ""
+	for id := range bad {
+		require.NoError(t, r.Client.ZAdd(ctx, tag+"due", redis.Z{Score: float64(past), Member: id}).Err())
+	}
+	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "good", Kind: "k", DueAt: time.Now()}))
+
+	var got deliveries
+	runWorker(t, s, record(&got))
+	require.Eventually(t, func() bool {
+		st, err := s.Stats(ctx)
+		return err == nil && st.Dead == int64(len(bad)) && got.len() == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	ds, _ := got.all()
+	require.Len(t, ds, 1)
+	assert.Equal(t, "good", ds[0].ID)
+
+	dead, err := s.Dead(ctx, 100)
+	require.NoError(t, err)
+	require.Len(t, dead, len(bad))
+	for _, d := range dead {
+		assert.Contains(t, bad, d.ID)
+		assert.Equal(t, "corrupt", d.LastError, d.ID)
+		err, ok := deadEvents.Load(d.ID)
+		if assert.True(t, ok, "EventDead for %q", d.ID) {
+			assert.EqualError(t, err.(error), "corrupt")
+		}
+	}
+	warned := map[string]bool{}
+	for _, a := range logs.find(slog.LevelWarn, "dead set") {
+		assert.Equal(t, "corrupt", a["reason"])
+		warned[a["reminder_id"]] = true
+	}
+	assert.Len(t, warned, len(bad), "one WARN per corrupt record")
+
+	_, err = s.Get(ctx, "garbage")
+	assert.ErrorIs(t, err, reminders.ErrInvalid, "Get of a corrupt record")
+	assert.ErrorIs(t, s.Requeue(ctx, "garbage"), reminders.ErrInvalid, "Requeue of a corrupt record")
+	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "garbage", Kind: "k", DueAt: time.Now()}),
+		"Schedule replaces a corrupt dead record")
+	require.Eventually(t, func() bool { return got.count("garbage") == 1 }, 5*time.Second, 5*time.Millisecond)
+}

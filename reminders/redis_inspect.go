@@ -1,0 +1,186 @@
+package reminders
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// State is where a stored reminder is in its life.
+type State string
+
+// States of a stored reminder.
+const (
+	// StatePending: scheduled and not claimed: waiting for its DueAt, or
+	// for the end of a retry's backoff.
+	StatePending State = "pending"
+	// StateInFlight: claimed by a worker that holds its lease.
+	StateInFlight State = "in-flight"
+	// StateDead: in the dead-letter set, until Requeue or Schedule.
+	StateDead State = "dead"
+)
+
+// Info is the stored state of one reminder, as Get returns it.
+type Info struct {
+	Reminder
+	State State
+	// Attempt is the attempt that runs (in flight) or comes next (pending),
+	// from 1; for a dead reminder, the last attempt made.
+	Attempt int
+	// At is, by state, when the reminder is next due (pending: its DueAt,
+	// or the end of a retry's backoff), when its lease ends (in flight), or
+	// when it died (dead); Redis server time, UTC.
+	At time.Time
+	// LastError is the last failed attempt's error text (cut to 1 KiB), or
+	// why it was dead-lettered without one ("corrupt", "lease expired");
+	// empty when no attempt has failed since it was scheduled.
+	LastError string
+}
+
+// Get returns the stored state of the reminder id. It returns an error
+// wrapping ErrNotFound when no reminder has that ID (never scheduled,
+// acknowledged or cancelled), ErrInvalid for a malformed ID or a stored
+// record that cannot be decoded, and ErrUnavailable when Redis fails or
+// ctx ends first.
+func (s *RedisScheduler) Get(ctx context.Context, id string) (Info, error) {
+	if err := validName("ID", id); err != nil {
+		return Info{}, err
+	}
+	sh := shardOf(id, len(s.keys))
+	res, err := scriptGet.Run(ctx, s.client, s.keys[sh].all(), id).Slice()
+	if err != nil {
+		return Info{}, unavailable(err)
+	}
+	if len(res) != 5 {
+		return Info{}, unavailable(fmt.Errorf("get: unexpected reply %v", res))
+	}
+	raw, _ := res[0].(string)
+	info := Info{LastError: str(res[4])}
+	switch {
+	case res[2] != nil:
+		info.State, info.At = StateInFlight, scoreTime(res[2])
+	case res[1] != nil:
+		info.State, info.At = StatePending, scoreTime(res[1])
+	case res[3] != nil:
+		info.State, info.At = StateDead, scoreTime(res[3])
+	default:
+		return Info{}, fmt.Errorf("%w: reminder %q", ErrNotFound, id)
+	}
+	rec, err := parseRecord(raw)
+	if err != nil {
+		return info, fmt.Errorf("%w: reminder %q: stored record is corrupt", ErrInvalid, id)
+	}
+	info.Reminder, info.Attempt = rec.reminder(id), rec.attempt
+	return info, nil
+}
+
+// Stats counts the reminders of every shard: pending, in flight and dead.
+// It reads all shards in one pipeline; the counts of different shards are
+// not one snapshot.
+func (s *RedisScheduler) Stats(ctx context.Context) (Stats, error) {
+	pipe := s.client.Pipeline()
+	cmds := make([][3]*redis.IntCmd, len(s.keys))
+	for i, k := range s.keys {
+		cmds[i] = [3]*redis.IntCmd{pipe.ZCard(ctx, k.due), pipe.ZCard(ctx, k.lease), pipe.ZCard(ctx, k.dead)}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return Stats{}, unavailable(err)
+	}
+	st := Stats{Shards: make([]ShardStats, len(s.keys))}
+	for i, c := range cmds {
+		sh := ShardStats{Shard: i, Pending: c[0].Val(), InFlight: c[1].Val(), Dead: c[2].Val()}
+		st.Shards[i] = sh
+		st.Pending += sh.Pending
+		st.InFlight += sh.InFlight
+		st.Dead += sh.Dead
+	}
+	return st, nil
+}
+
+// maxDeadList bounds Dead's limit.
+const maxDeadList = 10000
+
+// Dead lists up to limit (1..10000) dead reminders, oldest death first,
+// over all shards. A record that cannot be decoded is listed with its ID,
+// LastError and DiedAt only. It returns an error wrapping ErrInvalid for a
+// limit out of range and ErrUnavailable when Redis fails or ctx ends first.
+func (s *RedisScheduler) Dead(ctx context.Context, limit int) ([]DeadReminder, error) {
+	if limit < 1 || limit > maxDeadList {
+		return nil, fmt.Errorf("%w: Dead: limit %d, want 1..%d", ErrInvalid, limit, maxDeadList)
+	}
+	calls := make([]*scriptCall, len(s.keys))
+	for i, k := range s.keys {
+		calls[i] = &scriptCall{script: scriptDead, keys: k.all(), args: []any{limit}}
+	}
+	if err := runPipelined(ctx, s.client, calls); err != nil {
+		return nil, err
+	}
+	var out []DeadReminder
+	for _, sc := range calls {
+		res, _ := sc.cmd.Slice()
+		for i := 0; i+3 < len(res); i += 4 {
+			id := str(res[i])
+			d := DeadReminder{LastError: str(res[i+3]), DiedAt: scoreTime(res[i+1])}
+			if rec, err := parseRecord(str(res[i+2])); err == nil {
+				d.Reminder, d.Attempts = rec.reminder(id), rec.attempt
+			} else {
+				d.ID = id
+			}
+			out = append(out, d)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].DiedAt.Before(out[j].DiedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Requeue moves a dead reminder back to pending with attempt 1 and no
+// last error. It keeps its DueAt, which has passed, so it is due at once.
+// It returns an error wrapping ErrNotFound when the ID is not in the dead
+// set, ErrInvalid for a malformed ID or a record that cannot be decoded (it
+// stays dead: schedule the reminder again instead), and ErrUnavailable when
+// Redis fails or ctx ends first.
+func (s *RedisScheduler) Requeue(ctx context.Context, id string) error {
+	if err := validName("ID", id); err != nil {
+		return err
+	}
+	sh := shardOf(id, len(s.keys))
+	res, err := scriptRequeue.Run(ctx, s.client, s.keys[sh].all(), s.wake, sh, id).Result()
+	if err != nil {
+		return unavailable(err)
+	}
+	raw, requeued := res.(string)
+	if !requeued {
+		if n, _ := res.(int64); n == -1 {
+			return fmt.Errorf("%w: dead reminder %q: stored record is corrupt", ErrInvalid, id)
+		}
+		return fmt.Errorf("%w: no dead reminder %q", ErrNotFound, id)
+	}
+	rec, _ := parseRecord(raw)
+	s.observe(Event{Type: EventScheduled, ID: id, Kind: rec.kind, Attempt: 1, Shard: sh})
+	s.opts.logger.LogAttrs(ctx, slog.LevelInfo, "reminders: requeued",
+		slog.String("task_name", rec.kind), slog.String("reminder_id", id), slog.Int("attempt", 1))
+	return nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// scoreTime turns a sorted-set score (Unix ms, as Redis formats it) into a
+// UTC time; zero if it is not a number.
+func scoreTime(v any) time.Time {
+	f, err := strconv.ParseFloat(str(v), 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(f)).UTC()
+}

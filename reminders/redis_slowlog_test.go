@@ -1,0 +1,181 @@
+package reminders_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sytefy/kit/internal/redistest"
+	"github.com/sytefy/kit/reminders"
+)
+
+// eachMaster runs fn on the one server, or on every master of a cluster.
+func eachMaster(ctx context.Context, c redis.UniversalClient, fn func(context.Context, *redis.Client) error) error {
+	switch c := c.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, fn)
+	case *redis.Client:
+		return fn(ctx, c)
+	}
+	return fmt.Errorf("unexpected client %T", c)
+}
+
+// TestRedisDrainBoundedScripts: 200,000 reminders due at the same second
+// are drained by two workers, and no script call of ours takes 5ms or more
+// of Redis time (SLOWLOG, on every master): claims and outcomes work in
+// bounded batches however many reminders are due.
+func TestRedisDrainBoundedScripts(t *testing.T) {
+	r := redistest.New(t)
+	if r.Mode == redistest.Mini {
+		t.Skip("needs a real Redis: miniredis keeps no SLOWLOG and its timing says nothing of Redis's")
+	}
+	const n = 200_000
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	shards := max(testShards(), 2)
+	s := newOn(t, r.Client, r.Prefix, reminders.WithShards(shards))
+	due := time.Now().Truncate(time.Second).Add(time.Second)
+	rs := make([]reminders.Reminder, n)
+	for i := range rs {
+		rs[i] = reminders.Reminder{ID: fmt.Sprint("bulk:", i), Kind: "bulk.kind", DueAt: due, Payload: []byte(`{"n":1}`)}
+	}
+	require.NoError(t, s.ScheduleMany(ctx, rs))
+
+	// Log every command of 5ms or more, from now on, keeping them all.
+	var mu sync.Mutex
+	saved := map[string][2]string{}
+	require.NoError(t, eachMaster(ctx, r.Client, func(ctx context.Context, c *redis.Client) error {
+		cfg, err := c.ConfigGet(ctx, "slowlog-*").Result()
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		saved[c.Options().Addr] = [2]string{cfg["slowlog-log-slower-than"], cfg["slowlog-max-len"]}
+		mu.Unlock()
+		if err := c.ConfigSet(ctx, "slowlog-log-slower-than", "5000").Err(); err != nil {
+			return err
+		}
+		if err := c.ConfigSet(ctx, "slowlog-max-len", "100000").Err(); err != nil {
+			return err
+		}
+		return c.SlowLogReset(ctx).Err()
+	}))
+	t.Cleanup(func() {
+		_ = eachMaster(context.Background(), r.Client, func(ctx context.Context, c *redis.Client) error {
+			old := saved[c.Options().Addr]
+			_ = c.ConfigSet(ctx, "slowlog-log-slower-than", old[0]).Err()
+			return c.ConfigSet(ctx, "slowlog-max-len", old[1]).Err()
+		})
+	})
+
+	var handled sync.Map
+	var count int64
+	var cmu sync.Mutex
+	h := reminders.HandlerFunc(func(_ context.Context, d reminders.Delivery) error {
+		if _, dup := handled.LoadOrStore(d.ID, true); !dup {
+			cmu.Lock()
+			count++
+			cmu.Unlock()
+		}
+		return nil
+	})
+	// Leave a core to Redis: on a loaded two-core host a race-instrumented
+	// worker would otherwise starve it, and SLOWLOG would time the OS.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	start := time.Now()
+	canaryCtx, stopCanary := context.WithCancel(ctx)
+	defer stopCanary()
+	go func() { // trivial commands, timed by SLOWLOG like the scripts
+		for canaryCtx.Err() == nil {
+			_ = r.Client.Exists(canaryCtx, "{"+r.Prefix+":canary}").Err()
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for range 2 {
+		runWorker(t, newOn(t, r.NewClient(t), r.Prefix, reminders.WithShards(shards), reminders.WithConcurrency(200)), h)
+	}
+	require.Eventually(t, func() bool {
+		st, err := s.Stats(ctx)
+		return err == nil && st.Pending == 0 && st.InFlight == 0
+	}, 4*time.Minute, 100*time.Millisecond)
+	stopCanary()
+	t.Logf("drained %d reminders in %s", n, time.Since(start).Round(time.Millisecond))
+	cmu.Lock()
+	assert.Equal(t, int64(n), count, "every reminder handled")
+	cmu.Unlock()
+
+	logs := map[string][]redis.SlowLog{}
+	require.NoError(t, eachMaster(ctx, r.Client, func(ctx context.Context, c *redis.Client) error {
+		entries, err := c.SlowLogGet(ctx, -1).Result()
+		mu.Lock()
+		logs[c.Options().Addr] = entries
+		mu.Unlock()
+		return err
+	}))
+	checkSlowScripts(t, r.Prefix, logs)
+}
+
+// checkSlowScripts fails for every script call on prefix's keys that took
+// 5ms or more of its own, on a host that gave Redis the CPU.
+//
+// SLOWLOG times commands by the wall clock, so on a loaded host the OS
+// stopping Redis shows as a slow command. Redis logs a slow command run by
+// a script just before the script, so such time is subtracted: a ZSCORE of
+// 40ms says the process was descheduled, its work being O(log n). What
+// remains is the script's own, unless the OS stopped Redis between two of
+// its commands; that only a starved Redis does, and a starved Redis also
+// shows a trivial command of ours (a canary EXISTS, a ZSCORE in a script)
+// as slow. Then SLOWLOG cannot judge, and the check is skipped, saying so.
+func checkSlowScripts(t *testing.T, prefix string, logs map[string][]redis.SlowLog) {
+	t.Helper()
+	isScript := func(e redis.SlowLog) bool {
+		return len(e.Args) > 0 && strings.HasPrefix(strings.ToLower(e.Args[0]), "eval")
+	}
+	ours := func(e redis.SlowLog) bool { return strings.Contains(strings.Join(e.Args, " "), prefix) }
+	var slow []string
+	starved := 0 // on the host: every master of these tests runs on it
+	for addr, entries := range logs {
+		byID := make(map[int64]redis.SlowLog, len(entries))
+		for _, e := range entries {
+			byID[e.ID] = e
+		}
+		for _, e := range entries {
+			if !ours(e) {
+				continue
+			}
+			if !isScript(e) {
+				starved++ // a single-key command of ours: O(1) or O(log n) work
+				continue
+			}
+			own := e.Duration
+			for id := e.ID - 1; ; id-- {
+				inner, ok := byID[id]
+				if !ok || isScript(inner) || !ours(inner) {
+					break
+				}
+				own -= inner.Duration
+			}
+			if own >= 5*time.Millisecond {
+				slow = append(slow, fmt.Sprintf("%s: a script took %s (%s of its own): %.120s", addr, e.Duration, own, strings.Join(e.Args, " ")))
+			}
+		}
+	}
+	if len(slow) == 0 {
+		return
+	}
+	if starved > 0 {
+		t.Skipf("the host starved Redis of CPU (%d trivial commands took 5ms or more), so SLOWLOG cannot judge the %d slow script calls, e.g. %s",
+			starved, len(slow), slow[0])
+	}
+	for _, msg := range slow {
+		t.Error(msg)
+	}
+}

@@ -1,0 +1,73 @@
+-- claim.lua: first take back expired leases (a worker died or was cut
+-- off): each returns to due with attempt+1 and a new version, or goes dead
+-- ("lease expired") when it was the last attempt. Then claim due
+-- reminders: move them to the lease set and return their records. Both
+-- loops are bounded, so one call stays well under a millisecond however
+-- many reminders are due. A missing or unreadable record is dead-lettered
+-- as "corrupt" instead of claimed.
+-- KEYS: due, rec, lease, dead, err, seq
+-- ARGV[1]: now, Unix ms (Redis time, conservative); ARGV[2]: lease
+-- deadline for new claims, Unix ms; ARGV[3]: most reminders to claim;
+-- ARGV[4]: stop claiming once this many record bytes are taken;
+-- ARGV[5]: max attempts; ARGV[6]: most expired leases to take back
+-- Returns: {claimed, retaken, dead, next due, next lease deadline} where
+--   claimed is {id, record, ...}, retaken is {id, record, ...} (back to
+--   due), dead is {id, reason, record or false, ...}, and the next times
+--   are the earliest scores left in due and lease (false when empty).
+local now, deadline = ARGV[1], ARGV[2]
+local maxClaim, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
+local maxAttempts = tonumber(ARGV[5])
+local claimed, retaken, dead = {}, {}, {}
+
+local function bury(id, reason, rec)
+  redis.call('ZADD', K.dead, now, id)
+  redis.call('HSET', K.err, id, reason)
+  table.insert(dead, id)
+  table.insert(dead, reason)
+  table.insert(dead, rec or false)
+end
+
+local expired = redis.call('ZRANGEBYSCORE', K.lease, '-inf', '(' .. now, 'LIMIT', 0, ARGV[6])
+for _, id in ipairs(expired) do
+  redis.call('ZREM', K.lease, id)
+  local rec = redis.call('HGET', K.rec, id)
+  local p = parse(rec)
+  if not p then
+    bury(id, 'corrupt', rec)
+  else
+    local attempt, due = p.a, p.d
+    if attempt < maxAttempts then
+      attempt = attempt + 1
+      redis.call('ZADD', K.due, due, id)
+    end
+    rec = rewrite(rec, p, newVersion(K.seq), attempt, due)
+    redis.call('HSET', K.rec, id, rec)
+    if attempt == p.a then
+      bury(id, 'lease expired', rec)
+    else
+      table.insert(retaken, id)
+      table.insert(retaken, rec)
+    end
+  end
+end
+
+local ids = redis.call('ZRANGEBYSCORE', K.due, '-inf', now, 'LIMIT', 0, maxClaim)
+local bytes = 0
+for _, id in ipairs(ids) do
+  if bytes >= maxBytes then break end
+  redis.call('ZREM', K.due, id)
+  local rec = redis.call('HGET', K.rec, id)
+  if parse(rec) then
+    redis.call('ZADD', K.lease, deadline, id)
+    table.insert(claimed, id)
+    table.insert(claimed, rec)
+    bytes = bytes + #rec
+  else
+    bury(id, 'corrupt', rec)
+  end
+end
+
+local nextDue, nextLease = head(K.due), head(K.lease)
+return {claimed, retaken, dead,
+  nextDue and string.format('%.0f', nextDue) or false,
+  nextLease and string.format('%.0f', nextLease) or false}

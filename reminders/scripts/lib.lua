@@ -1,0 +1,67 @@
+-- lib.lua: helpers compiled into the front of every other script; never
+-- run alone.
+--
+-- A record (the value in the rec hash) is
+--
+--   <version>,<attempt>,<due ms>,<kind>\n<payload>
+--
+-- version: a per-shard counter (the seq key), new at every write of the
+--   record, so that a worker's ack, retry or lease extension, which carry
+--   the version of its claim, are ignored once the reminder was
+--   rescheduled, released or taken back after its lease expired.
+-- attempt: the number of the running or next attempt (from 1).
+-- due: Reminder.DueAt in Unix ms.
+-- kind: Reminder.Kind, which holds no control character, so '\n' ends it.
+-- payload: the rest, raw bytes.
+-- It is compact (no field names, no per-reminder key) and cheap to rewrite:
+-- the header changes, kind and payload are one string.sub.
+
+-- parse returns the header of rec, or nil when rec is missing or is not a
+-- record (written by something else, truncated).
+local function parse(rec)
+  if not rec then return nil end
+  local v, a, d, k = string.match(rec, '^(%d+),(%d+),(-?%d+),()')
+  if not v then return nil end
+  local nl = string.find(rec, '\n', k, true)
+  if not nl or nl == k then return nil end
+  return {v = v, a = tonumber(a), d = d, k = k}
+end
+
+-- rewrite returns rec with a new version, attempt and due; kind and
+-- payload are kept.
+local function rewrite(rec, p, ver, attempt, due)
+  return ver .. ',' .. attempt .. ',' .. due .. ',' .. string.sub(rec, p.k)
+end
+
+local function newVersion(seqKey)
+  return tostring(redis.call('INCR', seqKey))
+end
+
+-- head returns the score of the earliest member of a sorted set, or nil.
+local function head(key)
+  local h = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if h[2] then return tonumber(h[2]) end
+  return nil
+end
+
+-- wake tells sleeping workers that the shard's earliest due time moved
+-- earlier than before (the head before the change).
+local function wake(dueKey, before, channel, shard)
+  local now = head(dueKey)
+  if now and (not before or now < before) then
+    redis.call('PUBLISH', channel, shard .. ':' .. string.format('%.0f', now))
+  end
+end
+
+-- holds reports whether the claim (id, version) is still the live one: the
+-- reminder is in the lease set and its record has that version.
+local function holds(k, id, version)
+  if not redis.call('ZSCORE', k.lease, id) then return nil, nil end
+  local rec = redis.call('HGET', k.rec, id)
+  local p = parse(rec)
+  if not p or p.v ~= version then return nil, nil end
+  return rec, p
+end
+
+local K = {due = KEYS[1], rec = KEYS[2], lease = KEYS[3], dead = KEYS[4], err = KEYS[5], seq = KEYS[6]}
+

@@ -1,0 +1,20 @@
+-- requeue.lua: move a dead reminder back to due with attempt 1, a new
+-- version and no last error. It keeps its DueAt, which has passed, so it is
+-- due at once (and its lateness stays true).
+-- KEYS: due, rec, lease, dead, err, seq
+-- ARGV[1]: wake channel; ARGV[2]: shard index; ARGV[3]: id
+-- Returns: the new record when requeued; 0 when the ID is not dead; -1
+-- when it is dead but its record is corrupt (it stays dead).
+local id = ARGV[3]
+if not redis.call('ZSCORE', K.dead, id) then return 0 end
+local rec = redis.call('HGET', K.rec, id)
+local p = parse(rec)
+if not p then return -1 end
+local before = head(K.due)
+rec = rewrite(rec, p, newVersion(K.seq), 1, p.d)
+redis.call('ZREM', K.dead, id)
+redis.call('HDEL', K.err, id)
+redis.call('HSET', K.rec, id, rec)
+redis.call('ZADD', K.due, p.d, id)
+wake(K.due, before, ARGV[1], ARGV[2])
+return rec
