@@ -1,0 +1,19 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sytefy/kit/examples/internal/e2e"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	e2e.Main(m)
+}
+
+// TestE2E drives the gin program's router over HTTP: login, rotation and
+// reuse detection, concurrent refresh, logout, logout-all, reminders,
+// validation, and a failing Redis.
+func TestE2E(t *testing.T) { e2e.Run(t, newHandler) }

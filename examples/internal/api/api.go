@@ -1,0 +1,176 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/sytefy/kit/examples/internal/app"
+)
+
+// API holds the services behind the routes. Its methods are the routes'
+// behaviour; each bounds its backend calls by the request timeout. It is
+// safe for concurrent use.
+type API struct {
+	auth    *app.Auth
+	appts   *app.Appointments
+	pays    *app.Payments
+	health  func(context.Context) error
+	log     *slog.Logger
+	timeout time.Duration
+	metrics http.Handler
+}
+
+// New returns the API. health reports whether the backends answer (nil
+// means healthy); timeout bounds the backend calls of one request;
+// metrics serves GET /metrics.
+func New(auth *app.Auth, appts *app.Appointments, pays *app.Payments, health func(context.Context) error,
+	log *slog.Logger, timeout time.Duration, metrics http.Handler) *API {
+	return &API{auth: auth, appts: appts, pays: pays, health: health, log: log, timeout: timeout, metrics: metrics}
+}
+
+// Metrics is GET /metrics: the Prometheus exposition of the library's
+// session and reminder metrics and the Go runtime's. Routers mount it as
+// it is (it is already an http.Handler).
+func (a *API) Metrics() http.Handler { return a.metrics }
+
+// ClientOf describes the request's client for the session's metadata: the
+// User-Agent, and the IP of the TCP peer. Behind a reverse proxy that is
+// the proxy; use its forwarding header only when the proxy is trusted to
+// set it (a client can write any X-Forwarded-For it likes).
+func ClientOf(r *http.Request) app.Client {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	return app.Client{UserAgent: r.UserAgent(), IP: ip}
+}
+
+// tokenHeaders are the headers of a token response (RFC 6749 §5.1).
+var tokenHeaders = map[string]string{"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+// Login is POST /auth/login {"username", "password"}: 200 with a token
+// response, 401 for wrong credentials.
+func (a *API) Login(ctx context.Context, body io.Reader, c app.Client) Response {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(body, &req); err != nil {
+		return a.Error(ctx, err)
+	}
+	if err := firstErr(required("username", req.Username), required("password", req.Password)); err != nil {
+		return a.Error(ctx, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	tok, err := a.auth.Login(ctx, req.Username, req.Password, c)
+	if err != nil {
+		return a.Error(ctx, err)
+	}
+	return Response{Status: http.StatusOK, Header: tokenHeaders, Body: tok}
+}
+
+// Refresh is POST /auth/refresh {"refresh_token"}: 200 with a new token
+// response (the old refresh token is spent), 401 when the token is not
+// active or was already used (reuse: its family is revoked), 500 when the
+// store fails.
+func (a *API) Refresh(ctx context.Context, body io.Reader, c app.Client) Response {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := decode(body, &req); err != nil {
+		return a.Error(ctx, err)
+	}
+	if err := required("refresh_token", req.RefreshToken); err != nil {
+		return a.Error(ctx, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	tok, err := a.auth.Refresh(ctx, req.RefreshToken, c)
+	if err != nil {
+		return a.Error(ctx, err)
+	}
+	return Response{Status: http.StatusOK, Header: tokenHeaders, Body: tok}
+}
+
+// Logout is POST /auth/logout {"refresh_token"}: 204 once that session is
+// revoked (also when it already was).
+func (a *API) Logout(ctx context.Context, body io.Reader) Response {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := decode(body, &req); err != nil {
+		return a.Error(ctx, err)
+	}
+	if err := required("refresh_token", req.RefreshToken); err != nil {
+		return a.Error(ctx, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	if err := a.auth.Logout(ctx, req.RefreshToken); err != nil {
+		return a.Error(ctx, err)
+	}
+	return Response{Status: http.StatusNoContent}
+}
+
+// LogoutAll is POST /auth/logout-all (authenticated): 200 {"revoked": n}
+// once every session of the user is revoked.
+func (a *API) LogoutAll(ctx context.Context, p app.Principal) Response {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	n, err := a.auth.LogoutAll(ctx, p)
+	if err != nil {
+		return a.Error(ctx, err)
+	}
+	return JSON(http.StatusOK, map[string]int{"revoked": n})
+}
+
+// Sessions is GET /auth/sessions (authenticated): 200 {"sessions": [...]}.
+func (a *API) Sessions(ctx context.Context, p app.Principal) Response {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	list, err := a.auth.Sessions(ctx, p)
+	if err != nil {
+		return a.Error(ctx, err)
+	}
+	return JSON(http.StatusOK, map[string][]app.SessionInfo{"sessions": list})
+}
+
+// Authenticate checks an Authorization header ("Bearer <access_token>",
+// RFC 6750 §2.1) and returns the caller. Every framework's middleware calls
+// it, and on an error answers a.Error(ctx, err): 401, or 500 when the
+// session store fails (fail closed).
+func (a *API) Authenticate(ctx context.Context, authorization string) (app.Principal, error) {
+	token, err := bearerToken(authorization)
+	if err != nil {
+		return app.Principal{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	return a.auth.Authenticate(ctx, token)
+}
+
+// Health is GET /healthz: 200 {"status": "ok"} when the backends answer,
+// 503 otherwise.
+func (a *API) Health(ctx context.Context) Response {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	if err := a.health(ctx); err != nil {
+		a.log.WarnContext(ctx, "health check failed", "err", err)
+		return JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+	}
+	return JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

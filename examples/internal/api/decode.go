@@ -1,0 +1,106 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/sytefy/kit/examples/internal/app"
+)
+
+// MaxBodyBytes is the largest request body read, in bytes; a larger one is
+// refused with 413 before it is parsed.
+const MaxBodyBytes = 64 << 10
+
+// decode reads one JSON object from body into v. Unknown fields are
+// refused, so that a misspelt field ("titel") is an error rather than a
+// silently missing value. Errors wrap app.ErrInvalid (400) or errTooLarge
+// (413) and say what is wrong.
+func decode(body io.Reader, v any) error {
+	if body == nil {
+		return fmt.Errorf("%w: a JSON body is required", app.ErrInvalid)
+	}
+	data, err := io.ReadAll(io.LimitReader(body, MaxBodyBytes+1))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr) || len(data) > MaxBodyBytes:
+		return fmt.Errorf("%w: limit %d bytes", errTooLarge, MaxBodyBytes)
+	case err != nil:
+		return fmt.Errorf("%w: reading body: %v", app.ErrInvalid, err)
+	case len(bytes.TrimSpace(data)) == 0:
+		return fmt.Errorf("%w: a JSON body is required", app.ErrInvalid)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, app.ErrInvalid) { // from a field's UnmarshalJSON
+			return err
+		}
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return fmt.Errorf("%w: %s must be a JSON %s", app.ErrInvalid, typeErr.Field, jsonType(typeErr.Type.Kind().String()))
+		}
+		return fmt.Errorf("%w: body is not a valid JSON object: %v", app.ErrInvalid, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: body has data after the JSON object", app.ErrInvalid)
+	}
+	return nil
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "int", "int64", "float64":
+		return "number"
+	case "struct", "map":
+		return "object"
+	}
+	return kind
+}
+
+// required reports an empty field as app.ErrInvalid naming it.
+func required(field, value string) error {
+	if value == "" {
+		return fmt.Errorf("%w: %s is required", app.ErrInvalid, field)
+	}
+	return nil
+}
+
+// parseTime parses an RFC 3339 time ("2030-01-02T15:04:05+03:00"; a
+// fraction of a second is allowed), naming field in the error.
+func parseTime(field, value string) (time.Time, error) {
+	if err := required(field, value); err != nil {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339, value)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: %s %q is not an RFC 3339 time like \"2030-01-02T15:04:05Z\"", app.ErrInvalid, field, value)
+	}
+	return t, nil
+}
+
+// amount is a decimal that a client may send as a JSON string ("49.90")
+// or number (49.90); either way the digits are kept as written, never
+// rounded through a float.
+type amount string
+
+// UnmarshalJSON accepts a string or a number literal.
+func (a *amount) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*a = amount(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("%w: amount must be a decimal string or number", app.ErrInvalid)
+	}
+	*a = amount(n.String())
+	return nil
+}
