@@ -13,14 +13,19 @@ import "unicode/utf8"
 // (Unix ms within ±(2^53-1), no fraction or exponent), and optionally meta,
 // null or an object of at most MaxMetaEntries strings under distinct keys
 // of the MetaKey charset; each member once, in any order, nothing else.
-// Anything else — truncated, not JSON, a member unknown, mistyped or given
-// twice — is errCorrupt; another user's value is errOtherUser.
+// Strings hold no raw control byte, only JSON's escapes, valid UTF-8 and
+// surrogates in pairs: encoding/json would read a bad byte or a lone
+// surrogate as U+FFFD, but no encoder of a session writes either, so
+// this refuses both. Anything else — truncated, not JSON, a member
+// unknown, mistyped or given twice — is errCorrupt; another user's value
+// is errOtherUser.
 //
-// The Lua scripts read values with cjson, which is more lenient (it keeps
-// the last of two equal names, takes any number, skips nothing); lib.lua's
-// decode adds checks so that it accepts no value this decoder refuses.
-// Strictness is what keeps the two in step: a later version that adds a
-// member must roll out its readers before its writers.
+// The Lua scripts read values with scripts/lib.lua's decode, the same
+// grammar written again in Lua rule for rule (cjson is far more lenient),
+// so that IsActive and Rotate never disagree on whether a session exists;
+// TestLuaDecodeAgreesWithGo runs both on the same values. Strictness is
+// what keeps the two in step: a later version that adds a member must
+// roll out its readers before its writers.
 func activeExpiry(v, userID string) (int64, error) {
 	p := scanner{s: v}
 	p.space()
@@ -131,8 +136,7 @@ func (p *scanner) member() (int, bool) {
 }
 
 // str reads a string and reports whether its decoded text equals want,
-// decoding escapes on the fly instead of into a buffer. Like
-// encoding/json, it reads a byte that is not UTF-8 as U+FFFD.
+// decoding escapes on the fly instead of into a buffer.
 func (p *scanner) str(want string) (equal, ok bool) {
 	if !p.eat('"') {
 		return false, false
@@ -173,18 +177,18 @@ func step(equal bool, j int, want string, c byte) (bool, int) {
 }
 
 // char reads one character of a string that is not plain ASCII: an escape
-// sequence, or a UTF-8 sequence (a byte that is not UTF-8 reads as U+FFFD).
+// sequence, or a UTF-8 sequence. A byte that is not UTF-8 is not ok.
 func (p *scanner) char() (rune, bool) {
 	if p.s[p.i] == '\\' {
 		return p.escape()
 	}
 	r, size := utf8.DecodeRuneInString(p.s[p.i:])
 	p.i += size
-	return r, true
+	return r, r != utf8.RuneError || size > 1
 }
 
-// escape reads one escape sequence (at a backslash) as encoding/json
-// decodes it, a lone surrogate becoming U+FFFD.
+// escape reads one escape sequence (at a backslash). A surrogate must be
+// the high half of a pair whose low half follows at once.
 func (p *scanner) escape() (rune, bool) {
 	if p.i+1 >= len(p.s) {
 		return 0, false
@@ -213,15 +217,13 @@ func (p *scanner) escape() (rune, bool) {
 			return r, true
 		}
 		if r <= 0xDBFF && p.i+1 < len(p.s) && p.s[p.i] == '\\' && p.s[p.i+1] == 'u' {
-			save := p.i
 			p.i += 2
 			lo, ok := p.hex4()
 			if ok && lo >= 0xDC00 && lo <= 0xDFFF {
 				return (r-0xD800)<<10 | (lo - 0xDC00) + 0x10000, true
 			}
-			p.i = save // not a pair: the next escape stands alone
 		}
-		return utf8.RuneError, true
+		return 0, false
 	}
 	return 0, false
 }

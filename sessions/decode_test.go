@@ -11,13 +11,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestActiveExpiry(t *testing.T) {
+// activeExpiryCase is a stored value with what activeExpiry makes of it
+// for user "u".
+type activeExpiryCase struct {
+	name, value string
+	exp         int64
+	err         error
+}
+
+func activeExpiryCases() []activeExpiryCase {
 	valid := `{"uid":"u","fam":"f","iat":1,"exp":1700000000123}`
-	cases := []struct {
-		name, value string
-		exp         int64
-		err         error
-	}{
+	return []activeExpiryCase{
 		{"valid", valid, 1700000000123, nil},
 		{"meta and spaces", ` { "uid" : "u" , "fam":"f","iat":1,"exp":5, "meta" : {"a":"b","c":""} } `, 5, nil},
 		{"null meta", `{"uid":"u","fam":"f","iat":1,"exp":5,"meta":null}`, 5, nil},
@@ -52,12 +56,41 @@ func TestActiveExpiry(t *testing.T) {
 		{"control char", "{\"uid\":\"u\x01\",\"fam\":\"f\",\"iat\":1,\"exp\":5}", 0, errCorrupt},
 		{"bad escape", `{"uid":"\x","fam":"f","iat":1,"exp":5}`, 0, errCorrupt},
 		{"case twin", `{"uid":"u","fam":"f","iat":1,"exp":5,"EXP":6}`, 0, errCorrupt},
-		{"invalid UTF-8 is U+FFFD", "{\"uid\":\"\xff\",\"fam\":\"f\",\"iat\":1,\"exp\":5}", 0, errOtherUser},
+		{"invalid UTF-8", "{\"uid\":\"u\",\"fam\":\"\xff\",\"iat\":1,\"exp\":5}", 0, errCorrupt},
+		{"overlong UTF-8", "{\"uid\":\"u\",\"fam\":\"\xc0\xaf\",\"iat\":1,\"exp\":5}", 0, errCorrupt},
+		{"UTF-8 surrogate", "{\"uid\":\"u\",\"fam\":\"\xed\xa0\x80\",\"iat\":1,\"exp\":5}", 0, errCorrupt},
+		{"past U+10FFFF", "{\"uid\":\"u\",\"fam\":\"\xf4\x90\x80\x80\",\"iat\":1,\"exp\":5}", 0, errCorrupt},
+		{"cut UTF-8", "{\"uid\":\"u\",\"fam\":\"\xe2\x82\",\"iat\":1,\"exp\":5}", 0, errCorrupt},
+		{"4-byte UTF-8", "{\"uid\":\"u\",\"fam\":\"\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\",\"iat\":1,\"exp\":5}", 5, nil},
+		{"lone high surrogate", `{"uid":"u","fam":"\ud800","iat":1,"exp":5}`, 0, errCorrupt},
+		{"lone low surrogate", `{"uid":"u","fam":"\udc00x","iat":1,"exp":5}`, 0, errCorrupt},
+		{"high surrogate then not low", `{"uid":"u","fam":"\ud800\u0041","iat":1,"exp":5}`, 0, errCorrupt},
+		{"surrogate pair", `{"uid":"u","fam":"\uD83D\uDE00","iat":1,"exp":5}`, 5, nil},
+		{"escaped NUL", `{"uid":"u","fam":"\u0000","iat":1,"exp":5}`, 5, nil},
+		{"raw tab in meta value", "{\"uid\":\"u\",\"fam\":\"f\",\"iat\":1,\"exp\":5,\"meta\":{\"a\":\"x\ty\"}}", 0, errCorrupt},
+		{"raw newline in fam", "{\"uid\":\"u\",\"fam\":\"f\n\",\"iat\":1,\"exp\":5}", 0, errCorrupt},
+		{"NUL after the value", "{\"uid\":\"u\",\"fam\":\"f\",\"iat\":1,\"exp\":5}\x00x", 0, errCorrupt},
+		{"hex", `{"uid":"u","fam":"f","iat":1,"exp":0x10}`, 0, errCorrupt},
+		{"plus", `{"uid":"u","fam":"f","iat":1,"exp":+5}`, 0, errCorrupt},
+		{"trailing dot", `{"uid":"u","fam":"f","iat":1,"exp":5.}`, 0, errCorrupt},
+		{"infinity", `{"uid":"u","fam":"f","iat":1,"exp":Infinity}`, 0, errCorrupt},
+		{"minus zero", `{"uid":"u","fam":"f","iat":-0,"exp":5}`, 5, nil},
+		{"sixteen digits", `{"uid":"u","fam":"f","iat":1000000000000000,"exp":9007199254740991}`, 9007199254740991, nil},
+		{"2^53", `{"uid":"u","fam":"f","iat":1,"exp":9007199254740992}`, 0, errCorrupt},
+		{"-(2^53+1)", `{"uid":"u","fam":"f","iat":1,"exp":-9007199254740993}`, 0, errCorrupt},
+		{"form feed is no space", "{\"uid\":\"u\",\"fam\":\"f\",\"iat\":1,\"exp\":5}\f", 0, errCorrupt},
+		{"meta null misspelt", `{"uid":"u","fam":"f","iat":1,"exp":5,"meta":nul}`, 0, errCorrupt},
+		{"long meta key", `{"uid":"u","fam":"f","iat":1,"exp":5,"meta":{"` + strings.Repeat("k", MaxMetaKeyLen+1) + `":""}}`, 0, errCorrupt},
+		{"longest meta key", `{"uid":"u","fam":"f","iat":1,"exp":5,"meta":{"` + strings.Repeat("k", MaxMetaKeyLen) + `":"\u00e9\n"}}`, 5, nil},
+		{"escaped quote in fam", `{"uid":"u","fam":"x\":y","iat":1,"exp":5}`, 5, nil},
 		{"deep", `{"v":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `,"uid":"u","fam":"f","iat":1,"exp":5}`, 0, errCorrupt},
 		{"too many meta", `{"uid":"u","fam":"f","iat":1,"exp":5,"meta":{` + manyMeta(MaxMetaEntries+1) + `}}`, 0, errCorrupt},
 		{"most meta", `{"uid":"u","fam":"f","iat":1,"exp":5,"meta":{` + manyMeta(MaxMetaEntries) + `}}`, 5, nil},
 	}
-	for _, tc := range cases {
+}
+
+func TestActiveExpiry(t *testing.T) {
+	for _, tc := range activeExpiryCases() {
 		exp, err := activeExpiry(tc.value, "u")
 		assert.ErrorIs(t, err, tc.err, tc.name)
 		assert.Equal(t, tc.exp, exp, tc.name)

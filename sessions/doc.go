@@ -50,6 +50,12 @@
 //	refresh:{user}:jti              the session: JSON uid, fam, iat, exp, meta
 //	refresh:{user}:rotated:jti      tombstone of a rotated session
 //
+// The client must read from masters: a replica may not have applied a
+// revoke yet, and IsActive's GET would find the session there. So
+// [NewRedisStore] refuses a ClusterClient that reads from replicas
+// (ReadOnly, RouteByLatency, RouteRandomly); do not hand it a client
+// pointed at a replica either. Writes are scripts, which go to masters.
+//
 // Give the go-redis client ContextTimeoutEnabled: then each call is bounded
 // by its context's deadline. Without it, the client's ReadTimeout and
 // WriteTimeout (3s by default) bound a call to a hung server, and

@@ -5,13 +5,19 @@ package sessions
 // `go test -fuzz '^FuzzX$'` explores (.ci/run does, a few seconds each).
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sytefy/kit/internal/redistest"
 )
 
 // FuzzDecodeValue checks the two decoders of a stored session value:
@@ -20,20 +26,7 @@ import (
 // is valid JSON with a non-empty family that encoding/json reads with the
 // same owner and expiry; nothing panics.
 func FuzzDecodeValue(f *testing.F) {
-	for _, seed := range []struct{ raw, uid string }{
-		{encodeValue(Session{UserID: "u1", FamilyID: "f", IssuedAt: time.UnixMilli(1), ExpiresAt: time.UnixMilli(1_700_000_000_000)}), "u1"},
-		{encodeValue(Session{UserID: `a"b\c`, FamilyID: "é", ExpiresAt: time.UnixMilli(5), Meta: map[string]string{"ip": "::1"}}), `a"b\c`},
-		{`{"uid":"u1","fam":"f","iat":1,"exp":2,"meta":null,"later":[1,{"x":true}]}`, "u1"},
-		{`{"uid":"u1","fam":"f","iat":1,"exp":2}`, "u2"},
-		{`{"uid":"u1","fam":"f","iat":1,"exp":2,"exp":3}`, "u1"},
-		{`{"uid":"u1","fam":"f","iat":1.5,"exp":2e3}`, "u1"},
-		{`{"uid":"\u0075\u0031","fam":"\ud83d\ude00","iat":-1,"exp":9223372036854775807}`, "u1"},
-		{`{"uid":"u1","fam":"f","iat":1,"exp":9223372036854775808}`, "u1"},
-		{`{"uid":"u1","fam":"","iat":1,"exp":2}`, "u1"},
-		{`{"uid":"u1","fam":"f","iat":1,"exp":`, "u1"},
-		{`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[`, "u1"},
-		{"", ""},
-	} {
+	for _, seed := range decodeValueSeeds {
 		f.Add(seed.raw, seed.uid)
 	}
 	f.Fuzz(func(t *testing.T, raw, uid string) {
@@ -65,6 +58,50 @@ func FuzzDecodeValue(f *testing.F) {
 			t.Fatalf("decodeValue gave %+v for %q", s, raw)
 		}
 	})
+}
+
+// FuzzLuaDecode checks that the scripts' decoder (lib.lua's decode, run
+// by the Redis of the test mode) and the Go decoders accept the same
+// values and read the same family and times from them.
+// TestLuaDecodeAgreesWithGo does so on a fixed corpus; this explores. By
+// default it runs on miniredis's Lua; after a change to either decoder,
+// run it for a while with REDIS_URL set, on Redis's own Lua.
+func FuzzLuaDecode(f *testing.F) {
+	for _, s := range decodeValueSeeds {
+		f.Add(s.raw, s.uid)
+	}
+	for _, c := range activeExpiryCases() {
+		f.Add(c.value, "u")
+	}
+	r := redistest.New(f)
+	probe := redis.NewScript(luaLib + "\n" + luaDecodeProbe)
+	f.Fuzz(func(t *testing.T, raw, uid string) {
+		lua, err := luaRead(probe.Run(context.Background(), r.Client, nil, raw, uid))
+		if err != nil {
+			t.Fatalf("value %q: %v", raw, err)
+		}
+		if goRead := goDecodeRead(raw, uid); !slices.Equal(goRead, lua) {
+			t.Fatalf("value %q for user %q: Go read %q, Lua %q", raw, uid, goRead, lua)
+		}
+	})
+}
+
+// decodeValueSeeds seed FuzzDecodeValue (beside testdata/fuzz) and are
+// part of the corpus on which TestLuaDecodeAgreesWithGo compares the Go
+// and the Lua decoders.
+var decodeValueSeeds = []struct{ raw, uid string }{
+	{encodeValue(Session{UserID: "u1", FamilyID: "f", IssuedAt: time.UnixMilli(1), ExpiresAt: time.UnixMilli(1_700_000_000_000)}), "u1"},
+	{encodeValue(Session{UserID: `a"b\c`, FamilyID: "é", ExpiresAt: time.UnixMilli(5), Meta: map[string]string{"ip": "::1"}}), `a"b\c`},
+	{`{"uid":"u1","fam":"f","iat":1,"exp":2,"meta":null,"later":[1,{"x":true}]}`, "u1"},
+	{`{"uid":"u1","fam":"f","iat":1,"exp":2}`, "u2"},
+	{`{"uid":"u1","fam":"f","iat":1,"exp":2,"exp":3}`, "u1"},
+	{`{"uid":"u1","fam":"f","iat":1.5,"exp":2e3}`, "u1"},
+	{`{"uid":"\u0075\u0031","fam":"\ud83d\ude00","iat":-1,"exp":9223372036854775807}`, "u1"},
+	{`{"uid":"u1","fam":"f","iat":1,"exp":9223372036854775808}`, "u1"},
+	{`{"uid":"u1","fam":"","iat":1,"exp":2}`, "u1"},
+	{`{"uid":"u1","fam":"f","iat":1,"exp":`, "u1"},
+	{`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[`, "u1"},
+	{"", ""},
 }
 
 // FuzzSessionValidation checks Remember's validation and the stored value:

@@ -34,9 +34,10 @@ func (m *MemoryStore) rotate(now int64, oldID string, next Session) rotation {
 			return rotation{outcome: rotNotActive}
 		}
 		// Grace covers the immediate predecessor only: its successor must
-		// still be the current session (purge has dropped expired ones).
+		// still be the current session (purge has dropped expired ones),
+		// and still of old's family, not a later session under a reused ID.
 		if now < t.rotatedAt+m.o.grace.Milliseconds() {
-			if s := u.sessions[t.next]; s != nil {
+			if s := u.sessions[t.next]; s != nil && s.s.FamilyID == t.family {
 				return rotation{outcome: rotGrace, successor: copySession(s.s)}
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/redis/go-redis/v9"
@@ -33,12 +32,22 @@ type RedisStore struct {
 var _ Store = (*RedisStore)(nil)
 
 // NewRedisStore returns a store on client, which stays the caller's. It
-// returns an error wrapping ErrInvalid for a nil client or a bad option.
-// It does no I/O; it logs a WARN when the client lacks
-// ContextTimeoutEnabled.
+// does no I/O; it logs a WARN when the client lacks ContextTimeoutEnabled.
+//
+// The client must read from masters only: IsActive is one GET, and a
+// replica that has not yet applied a Revoke or RevokeAllForUser would
+// answer true. A *redis.ClusterClient with ReadOnly, RouteByLatency or
+// RouteRandomly is therefore refused; a client that reads from replicas in
+// a way the store cannot see (a *redis.Client on a replica's address, a
+// failover client with ReplicaOnly) must not be passed. Give the store a
+// client of its own when the rest of the application reads from replicas.
+//
+// It returns an error wrapping ErrInvalid for a nil client (a nil
+// *redis.Client in the interface included), a client that reads from
+// replicas, or a bad option.
 func NewRedisStore(client redis.UniversalClient, opts ...Option) (*RedisStore, error) {
-	if client == nil {
-		return nil, fmt.Errorf("%w: client: nil", ErrInvalid)
+	if err := checkClient(client); err != nil {
+		return nil, err
 	}
 	o, err := newOptions(opts)
 	if err != nil {
@@ -49,18 +58,6 @@ func NewRedisStore(client redis.UniversalClient, opts ...Option) (*RedisStore, e
 			"calls are bounded by its read/write timeouts, not by the caller's context deadline")
 	}
 	return &RedisStore{core: core{o: o}, client: client, keys: keyspace{prefix: o.prefix}, scripts: newScripts()}, nil
-}
-
-func contextTimeoutEnabled(c redis.UniversalClient) bool {
-	switch c := c.(type) {
-	case *redis.Client:
-		return c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		return c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		return c.Options().ContextTimeoutEnabled
-	}
-	return true // unknown implementation: nothing to say
 }
 
 // Remember implements Store: one script writes the session key (PXAT its

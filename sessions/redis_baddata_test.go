@@ -105,30 +105,41 @@ func TestRedisBadDataTruncatedValues(t *testing.T) {
 	assert.True(t, ok, "the good session beside the damaged one")
 }
 
-// TestRedisBadDataForeignValues: JSON that is not quite a session value.
-// Some of it Redis's Lua (cjson) reads more leniently than Go does; every
-// method must still agree that the session is not active.
+// TestRedisBadDataForeignValues: JSON that is not quite a session value,
+// much of it what a lenient JSON reader (Redis's cjson) would take: every
+// method, the scripts' Lua decoder included, must agree that the session
+// is not active (TestLuaDecodeAgreesWithGo compares the decoders on many
+// more values).
 func TestRedisBadDataForeignValues(t *testing.T) {
 	far := time.Now().Add(time.Hour).UnixMilli()
 	values := map[string]string{
-		"not JSON":          "hello",
-		"JSON array":        `["u","f",1,` + fmt.Sprint(far) + `]`,
-		"JSON string":       `"u"`,
-		"empty object":      `{}`,
-		"other user":        fmt.Sprintf(`{"uid":"v","fam":"f","iat":1,"exp":%d}`, far),
-		"uid twice":         fmt.Sprintf(`{"uid":"v","uid":"u","fam":"f","iat":1,"exp":%d}`, far),
-		"exp as string":     fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":"%d"}`, far),
-		"exp with exponent": fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%de0}`, far),
-		"iat fraction":      fmt.Sprintf(`{"uid":"u","fam":"f","iat":1.5,"exp":%d}`, far),
-		"exp fraction":      fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d.5}`, far),
-		"fam missing":       fmt.Sprintf(`{"uid":"u","iat":1,"exp":%d}`, far),
-		"fam number":        fmt.Sprintf(`{"uid":"u","fam":7,"iat":1,"exp":%d}`, far),
-		"meta number":       fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d,"meta":5}`, far),
-		"meta nested":       fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d,"meta":{"a":{"b":"c"}}}`, far),
-		"deep nesting":      fmt.Sprintf(`{"x":%s1%s,"uid":"u","fam":"f","iat":1,"exp":%d}`, strings.Repeat("[", 500), strings.Repeat("]", 500), far),
-		"trailing garbage":  fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d}x`, far),
-		"binary":            "\x00\xff\xfe{",
-		"huge":              strings.Repeat("a", 1<<20),
+		"not JSON":           "hello",
+		"JSON array":         `["u","f",1,` + fmt.Sprint(far) + `]`,
+		"JSON string":        `"u"`,
+		"empty object":       `{}`,
+		"other user":         fmt.Sprintf(`{"uid":"v","fam":"f","iat":1,"exp":%d}`, far),
+		"uid twice":          fmt.Sprintf(`{"uid":"v","uid":"u","fam":"f","iat":1,"exp":%d}`, far),
+		"exp as string":      fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":"%d"}`, far),
+		"exp with exponent":  fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%de0}`, far),
+		"iat fraction":       fmt.Sprintf(`{"uid":"u","fam":"f","iat":1.5,"exp":%d}`, far),
+		"exp fraction":       fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d.5}`, far),
+		"fam missing":        fmt.Sprintf(`{"uid":"u","iat":1,"exp":%d}`, far),
+		"fam number":         fmt.Sprintf(`{"uid":"u","fam":7,"iat":1,"exp":%d}`, far),
+		"meta number":        fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d,"meta":5}`, far),
+		"meta nested":        fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d,"meta":{"a":{"b":"c"}}}`, far),
+		"deep nesting":       fmt.Sprintf(`{"x":%s1%s,"uid":"u","fam":"f","iat":1,"exp":%d}`, strings.Repeat("[", 500), strings.Repeat("]", 500), far),
+		"trailing garbage":   fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d}x`, far),
+		"binary":             "\x00\xff\xfe{",
+		"huge":               strings.Repeat("a", 1<<20),
+		"raw tab in meta":    fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d,"meta":{"a":"x`+"\t"+`y"}}`, far),
+		"raw newline in fam": fmt.Sprintf(`{"uid":"u","fam":"f`+"\n"+`","iat":1,"exp":%d}`, far),
+		"escaped meta key":   fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d,"meta":{"\u0061":"x"}}`, far),
+		"meta array":         fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d,"meta":[]}`, far),
+		"leading zero":       fmt.Sprintf(`{"uid":"u","fam":"f","iat":01,"exp":%d}`, far),
+		"hex number":         `{"uid":"u","fam":"f","iat":1,"exp":0x7fffffffffff}`,
+		"text after NUL":     fmt.Sprintf(`{"uid":"u","fam":"f","iat":1,"exp":%d}`+"\x00garbage", far),
+		"lone surrogate":     fmt.Sprintf(`{"uid":"u","fam":"\udc00","iat":1,"exp":%d}`, far),
+		"invalid UTF-8":      fmt.Sprintf(`{"uid":"u","fam":"`+"\xff"+`","iat":1,"exp":%d}`, far),
 	}
 	for name, v := range values {
 		t.Run(name, func(t *testing.T) {

@@ -306,6 +306,16 @@ func TestRedisWrongTypeFailsClosed(t *testing.T) {
 func TestNewRedisStoreRejectsBadInput(t *testing.T) {
 	_, err := sessions.NewRedisStore(nil)
 	assert.ErrorIs(t, err, sessions.ErrInvalid)
+	// A nil pointer in the interface is not nil, and would panic on use.
+	for name, c := range map[string]redis.UniversalClient{
+		"*redis.Client":        (*redis.Client)(nil),
+		"*redis.ClusterClient": (*redis.ClusterClient)(nil),
+		"*redis.Ring":          (*redis.Ring)(nil),
+	} {
+		require.NotPanics(t, func() { _, err = sessions.NewRedisStore(c) }, name)
+		assert.ErrorIs(t, err, sessions.ErrInvalid, name)
+		assert.ErrorContains(t, err, "client", name)
+	}
 	r := redistest.New(t)
 	for name, opt := range map[string]sessions.Option{
 		"WithKeyPrefix":          sessions.WithKeyPrefix("a:b"),
@@ -320,6 +330,33 @@ func TestNewRedisStoreRejectsBadInput(t *testing.T) {
 		assert.Contains(t, err.Error(), name)
 		_, err = sessions.NewMemoryStore(opt)
 		assert.ErrorIs(t, err, sessions.ErrInvalid, name)
+	}
+}
+
+// TestNewRedisStoreRefusesReplicaReads: a cluster client that sends reads
+// to replicas could have IsActive find a session a replica has not yet
+// seen revoked; the store refuses it and takes the same client reading
+// from masters.
+func TestNewRedisStoreRefusesReplicaReads(t *testing.T) {
+	for name, o := range map[string]redis.ClusterOptions{
+		"ReadOnly":       {ReadOnly: true},
+		"RouteByLatency": {RouteByLatency: true},
+		"RouteRandomly":  {RouteRandomly: true},
+		"masters":        {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o.Addrs = []string{"127.0.0.1:1"} // never dialled: the constructor does no I/O
+			c := redis.NewClusterClient(&o)
+			t.Cleanup(func() { _ = c.Close() })
+			s, err := sessions.NewRedisStore(c)
+			if name == "masters" {
+				require.NoError(t, err)
+				require.NotNil(t, s)
+				return
+			}
+			require.ErrorIs(t, err, sessions.ErrInvalid)
+			assert.ErrorContains(t, err, "client: reads from replicas")
+		})
 	}
 }
 

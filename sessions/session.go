@@ -75,9 +75,11 @@ type Store interface {
 	//   - ErrNotActive: oldID is unknown, expired or revoked.
 	//   - ErrReuseDetected: oldID was already rotated. Every session of its
 	//     family is revoked. Within the rotation grace (WithRotationGrace),
-	//     if oldID's successor is still the current session, Rotate instead
-	//     returns that successor, creating nothing (for a client that lost
-	//     the first response); older generations are always reuse.
+	//     if oldID's successor is still the current session (not rotated,
+	//     revoked or expired, nor replaced by a session of another family
+	//     under the same ID), Rotate instead returns that successor,
+	//     creating nothing (for a client that lost the first response);
+	//     older generations are always reuse.
 	Rotate(ctx context.Context, userID, oldID string, next Session) (Session, error)
 
 	// ListForUser returns the user's active sessions, soonest expiry first

@@ -93,7 +93,7 @@ func prepare(s Session, now time.Time, prefix string) (Session, error) {
 	if s.ExpiresAt.IsZero() {
 		return Session{}, invalid(prefix+"ExpiresAt", "zero")
 	}
-	nowMs, exp := now.UnixMilli(), s.ExpiresAt.UnixMilli()
+	nowMs, exp := clampedMillis(now), clampedMillis(s.ExpiresAt)
 	if exp <= nowMs {
 		return Session{}, invalid(prefix+"ExpiresAt", "not after now")
 	}
@@ -102,7 +102,7 @@ func prepare(s Session, now time.Time, prefix string) (Session, error) {
 	}
 	iat := nowMs
 	if !s.IssuedAt.IsZero() {
-		iat = s.IssuedAt.UnixMilli()
+		iat = clampedMillis(s.IssuedAt)
 	}
 	if iat >= exp {
 		return Session{}, invalid(prefix+"IssuedAt", "not before ExpiresAt")
@@ -151,3 +151,19 @@ func prepareNext(userID, oldID string, next Session, now time.Time) (Session, er
 }
 
 func unixMilli(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// clampedMillis returns t in Unix milliseconds, or maxUnixMilli+1 with t's
+// sign when t is so far out that the conversion could overflow:
+// t.UnixMilli() wraps past year 292 million to any value at all, so the
+// range is checked on Unix seconds first. Callers refuse anything beyond
+// ±maxUnixMilli, so the clamp changes no decision but the wrapped ones.
+func clampedMillis(t time.Time) int64 {
+	const limit = maxUnixMilli + 1
+	switch sec := t.Unix(); {
+	case sec > limit/1000:
+		return limit
+	case sec < -limit/1000:
+		return -limit
+	}
+	return t.UnixMilli() // |sec| <= 2^53/1000: no overflow
+}

@@ -27,6 +27,19 @@ local function expire_index(index)
   end
 end
 
+-- Reading a stored session value. cjson is not used for it: it accepts
+-- far more than IsActive's decoder (decode.go) does (raw control bytes in
+-- strings, hex, '+1', '1.', nan, leading zeros, text after a NUL byte, an
+-- array for an object, escaped meta keys), and a value one side reads as
+-- active and the other as corrupt would let Rotate build a successor on a
+-- session IsActive refuses. So what follows is decode.go's grammar again,
+-- rule for rule; TestLuaDecodeAgreesWithGo feeds both the same values.
+--
+-- It runs on every session of a user when RevokeAllForUser or reuse
+-- detection walks them, so its work per byte is done by string functions
+-- (C), not by Lua loops: a user's meta of escaped or non-ASCII text would
+-- otherwise cost a loop turn per character while Redis waits.
+
 -- The value's members (value.go).
 local members = {uid = true, fam = true, iat = true, exp = true, meta = true}
 -- 2^53 - 1: beyond it a Lua number is no longer an exact integer.
@@ -34,51 +47,267 @@ local max_ms = 9007199254740991
 -- MaxMetaEntries and MaxMetaKeyLen (options.go).
 local max_meta, max_meta_key = 16, 64
 
--- decode returns the stored session value raw as a table when it is a
--- well-formed session of user uid, and nil otherwise (missing, corrupt, or
--- another user's): such a value is never active. It must accept no value
--- that IsActive's decoder (decode.go) refuses, though cjson alone is more
--- lenient: so times must be integers in plain notation within
--- +-(2^53-1), meta a map of at most 16 strings under keys of
--- [A-Za-z0-9_.-], no member unknown, and no name given twice (cjson keeps
--- the last): every name in raw ends in an unescaped quote and a colon, so
--- counting those tells how many names were written.
-local function decode(raw, uid)
-  if not raw then
+-- Escape marks: mark_escapes overwrites each escape sequence, byte for
+-- byte, with '\1' once it is known to be valid; '\2' stands before the
+-- 'u' of a \u escape not checked yet. decode refuses a raw value holding
+-- either byte (a control byte, never valid JSON), so the marks are
+-- unambiguous. Positions do not move: a string ends at its first plain
+-- quote, and its text can still be read from the raw value.
+local one_char = {['"'] = '\1\1', ['\\'] = '\1\1', ['/'] = '\1\1', b = '\1\1', f = '\1\1',
+  n = '\1\1', r = '\1\1', t = '\1\1', u = '\2u'}
+-- The \u escapes that are valid: a surrogate pair (the only place a
+-- surrogate may appear), and code points outside the surrogates,
+-- D800-DFFF: those not starting with D, and D000-D7FF.
+local H = '[0-9A-Fa-f]'
+local u_pair = '\2u[dD][89aAbB]' .. H .. H .. '\2u[dD][c-fC-F]' .. H .. H
+local u_not_d, u_d0_d7 = '\2u[0-9a-cA-CeEfF]' .. H .. H .. H, '\2u[dD][0-7]' .. H .. H
+
+local function mark_escapes(raw)
+  -- Left to right, so "\\" is one escape and a quote after it ends the
+  -- string; a backslash before any other byte stays and is refused later.
+  local t = string.gsub(raw, '\\(.)', one_char)
+  if string.find(t, '\2', 1, true) then
+    if string.find(t, '\2ud', 1, true) or string.find(t, '\2uD', 1, true) then
+      t = string.gsub(t, u_pair, string.rep('\1', 12))
+      t = string.gsub(t, u_d0_d7, '\1\1\1\1\1\1')
+    end
+    t = string.gsub(t, u_not_d, '\1\1\1\1\1\1')
+  end
+  return t
+end
+
+-- valid_utf8 reports whether s is valid UTF-8 by the ranges of Go's
+-- unicode/utf8 (no overlong form, no surrogate, nothing past U+10FFFF).
+-- Each pass overwrites the well-formed sequences of one kind with an ASCII
+-- byte, which no later pass can join to its neighbours: what is left
+-- above 0x7F was not UTF-8. The commonest kinds go first, and it stops
+-- as soon as nothing is left.
+local utf8_kinds = {
+  '[\194-\223][\128-\191]',
+  '[\225-\236\238\239][\128-\191][\128-\191]',
+  '\224[\160-\191][\128-\191]',
+  '\237[\128-\159][\128-\191]',
+  '\240[\144-\191][\128-\191][\128-\191]',
+  '[\241-\243][\128-\191][\128-\191][\128-\191]',
+  '\244[\128-\143][\128-\191][\128-\191]',
+}
+local function valid_utf8(s)
+  for _, kind in ipairs(utf8_kinds) do
+    s = string.gsub(s, kind, '.')
+    if not string.find(s, '[\128-\255]') then
+      return true
+    end
+  end
+  return false
+end
+
+-- skip returns the index of the first byte at or after i that is not JSON
+-- whitespace (#t + 1 at the end).
+local function skip(t, i)
+  return string.find(t, '[^ \t\n\r]', i) or #t + 1
+end
+
+-- string_end checks the JSON string whose opening quote is at i in the
+-- marked value t and returns the index of its closing quote and what is
+-- between, or nil: no raw control byte, only JSON's escapes, valid UTF-8.
+local function string_end(t, i)
+  if string.byte(t, i) ~= 34 then
     return nil
   end
-  local ok, v = pcall(cjson.decode, raw)
-  if not ok or type(v) ~= 'table' or v.uid ~= uid or type(v.fam) ~= 'string' or v.fam == ''
-      or type(v.iat) ~= 'number' or type(v.exp) ~= 'number'
-      or math.abs(v.iat) > max_ms or math.abs(v.exp) > max_ms
-      or not string.find(raw, '"iat"%s*:%s*%-?%d+%s*[,}]')
-      or not string.find(raw, '"exp"%s*:%s*%-?%d+%s*[,}]') then
+  local j = string.find(t, '"', i + 1, true)
+  if not j then
     return nil
   end
-  local names = 0
-  for k in pairs(v) do
-    if not members[k] then
-      return nil
-    end
-    names = names + 1
+  -- One scan for what needs a closer look: a control byte, a backslash
+  -- that starts no valid escape, a \u escape not marked valid, or a byte
+  -- above 0x7F (then UTF-8 is checked). The class is written as what it
+  -- is not, commonest bytes first, which Lua matches faster.
+  local body = string.sub(t, i + 1, j - 1)
+  local odd = string.find(body, '[^]-\127\1 -[]')
+  if odd and (string.byte(body, odd) < 128 or string.find(body, '[%z\2-\31\\]', odd)
+      or not valid_utf8(body)) then
+    return nil
   end
-  if v.meta ~= nil and v.meta ~= cjson.null then
-    if type(v.meta) ~= 'table' then
-      return nil
+  return j, body
+end
+
+-- utf8_char returns the UTF-8 encoding of code point r (not a surrogate).
+local function utf8_char(r)
+  local f = math.floor
+  if r < 0x80 then
+    return string.char(r)
+  elseif r < 0x800 then
+    return string.char(0xC0 + f(r / 0x40), 0x80 + r % 0x40)
+  elseif r < 0x10000 then
+    return string.char(0xE0 + f(r / 0x1000), 0x80 + f(r / 0x40) % 0x40, 0x80 + r % 0x40)
+  end
+  return string.char(0xF0 + f(r / 0x40000), 0x80 + f(r / 0x1000) % 0x40, 0x80 + f(r / 0x40) % 0x40, 0x80 + r % 0x40)
+end
+
+-- The text of a one-character escape.
+local unescaped = {['"'] = '"', ['\\'] = '\\', ['/'] = '/', b = '\b', f = '\f', n = '\n', r = '\r', t = '\t'}
+
+-- text returns the text of the string that string_end checked, whose body
+-- in the marked value is body and whose opening quote is at i in raw.
+-- Without escapes it is body itself. With them, each is decoded in turn:
+-- a loop turn per escape, which only member names, uid and fam (at most
+-- MaxIDLen bytes each when the library wrote them) pay, never meta.
+local function text(raw, i, body)
+  if not string.find(body, '\1', 1, true) then
+    return body
+  end
+  local parts, n, k = {}, 0, i + 1
+  local stop = i + #body
+  while k <= stop do
+    local j = string.find(raw, '\\', k, true)
+    if not j or j > stop then
+      j = stop + 1
     end
-    for k, x in pairs(v.meta) do
-      if type(k) ~= 'string' or type(x) ~= 'string' or #k > max_meta_key
-          or not string.find(k, '^[%w_.%-]+$') then
-        return nil
+    n = n + 1
+    parts[n] = string.sub(raw, k, j - 1)
+    if j > stop then
+      break
+    end
+    local e = string.sub(raw, j + 1, j + 1)
+    if e == 'u' then
+      local r = tonumber(string.sub(raw, j + 2, j + 5), 16)
+      k = j + 6
+      if r >= 0xD800 and r <= 0xDBFF then -- a pair: mark_escapes checked it
+        r = 0x10000 + (r - 0xD800) * 0x400 + (tonumber(string.sub(raw, k + 2, k + 5), 16) - 0xDC00)
+        k = k + 6
       end
-      names = names + 1
-    end
-    if names > 5 + max_meta then
-      return nil
+      n = n + 1
+      parts[n] = utf8_char(r)
+    else
+      n = n + 1
+      parts[n] = unescaped[e]
+      k = j + 2
     end
   end
-  local _, written = string.gsub(raw, '[^\\]"%s*:', '')
-  if written ~= names then
+  return table.concat(parts)
+end
+
+-- read_millis reads the time at i and returns it and the index after it,
+-- or nil: a JSON integer (no fraction, no exponent, no leading zero)
+-- within +-max_ms. Sixteen digits are enough for max_ms, and a number of
+-- sixteen digits above it reads as at least 2^53, never back within.
+local function read_millis(t, i)
+  local sign, digits = string.match(t, '^(%-?)([0-9]+)', i)
+  if not digits or #digits > 16 or #digits > 1 and string.byte(digits) == 48 then
+    return nil
+  end
+  local k = i + #sign + #digits
+  local c = string.sub(t, k, k)
+  local ms = tonumber(digits)
+  if c == '.' or c == 'e' or c == 'E' or ms > max_ms then
+    return nil
+  end
+  if sign == '-' then
+    ms = -ms
+  end
+  return ms, k
+end
+
+-- read_meta reads meta at i, null or an object of at most max_meta strings
+-- under distinct keys of the MetaKey charset (which needs no escapes: a
+-- key is compared as written), and returns the index after it, or nil.
+local function read_meta(t, i)
+  if string.sub(t, i, i + 3) == 'null' then
+    return i + 4
+  end
+  if string.byte(t, i) ~= 123 then
+    return nil
+  end
+  i = skip(t, i + 1)
+  if string.byte(t, i) == 125 then
+    return i + 1
+  end
+  local seen, n = {}, 0
+  while true do
+    local key = string.match(t, '^"([A-Za-z0-9_.%-]*)"', i)
+    if not key or #key == 0 or #key > max_meta_key or n == max_meta or seen[key] then
+      return nil
+    end
+    seen[key], n = true, n + 1
+    i = skip(t, i + #key + 2)
+    if string.byte(t, i) ~= 58 then
+      return nil
+    end
+    local j = string_end(t, skip(t, i + 1))
+    if not j then
+      return nil
+    end
+    i = skip(t, j + 1)
+    local c = string.byte(t, i)
+    if c == 125 then
+      return i + 1
+    elseif c ~= 44 then
+      return nil
+    end
+    i = skip(t, i + 1)
+  end
+end
+
+-- decode returns the stored session value raw as a table {uid, fam, iat,
+-- exp} when it is a well-formed session of user uid, and nil otherwise
+-- (missing, corrupt, or another user's): such a value is never active. It
+-- accepts exactly what IsActive's decoder (decode.go activeExpiry)
+-- accepts: an object with a string uid equal to uid, a non-empty string
+-- fam, integer times iat and exp, and optionally meta; each member once,
+-- in any order, nothing else.
+local function decode(raw, uid)
+  -- Control bytes are refused where they stand (string_end, the syntax),
+  -- but the two that mark escapes are refused here already.
+  if type(raw) ~= 'string' or string.find(raw, '\1', 1, true) or string.find(raw, '\2', 1, true) then
+    return nil
+  end
+  local t = mark_escapes(raw)
+  local i = skip(t, 1)
+  if string.byte(t, i) ~= 123 then
+    return nil
+  end
+  local v, seen = {}, {}
+  i = i + 1
+  while true do
+    i = skip(t, i)
+    local j, body = string_end(t, i)
+    if not j then
+      return nil
+    end
+    local name = text(raw, i, body)
+    if not members[name] or seen[name] then
+      return nil
+    end
+    seen[name] = true
+    i = skip(t, j + 1)
+    if string.byte(t, i) ~= 58 then
+      return nil
+    end
+    i = skip(t, i + 1)
+    local k
+    if name == 'meta' then
+      k = read_meta(t, i)
+    elseif name == 'iat' or name == 'exp' then
+      v[name], k = read_millis(t, i)
+    else
+      j, body = string_end(t, i)
+      if j then
+        v[name], k = text(raw, i, body), j + 1
+      end
+    end
+    if not k then
+      return nil
+    end
+    i = skip(t, k)
+    local c = string.byte(t, i)
+    if c == 125 then
+      break
+    elseif c ~= 44 then
+      return nil
+    end
+    i = i + 1
+  end
+  if skip(t, i + 1) <= #t or not (v.iat and v.exp) or not v.fam or v.fam == '' or v.uid ~= uid then
     return nil
   end
   return v

@@ -67,11 +67,13 @@ if not raw then
     return {'not_active'}
   end
   -- Grace covers the immediate predecessor only: its successor must still
-  -- be the current session (not rotated, revoked or expired).
+  -- be the current session (not rotated, revoked or expired), and still of
+  -- old's family: after a revoke, an application may reuse the ID for a
+  -- session of another login, which old must not hand out.
   if now < tonumber(t.at) + tonumber(ARGV[8]) then
     local sraw = redis.call('GET', index .. ':' .. t.next)
     local s = decode(sraw, uid)
-    if s and s.exp > now then
+    if s and s.exp > now and s.fam == t.fam then
       return {'grace', t.next, sraw}
     end
   end

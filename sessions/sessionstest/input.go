@@ -3,6 +3,7 @@ package sessionstest
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -143,6 +144,13 @@ func badCases() []badCase {
 			s.ExpiresAt = s.ExpiresAt.Add(-time.Hour + 500*time.Microsecond)
 		}),
 		remember("IssuedAt at ExpiresAt", "IssuedAt", func(s *sessions.Session) { s.IssuedAt = s.ExpiresAt }),
+		// Times whose Unix milliseconds overflow int64 and wrap back to a
+		// plausible value: a check on UnixMilli() alone lets them through.
+		remember("ExpiresAt past year 292 million", "ExpiresAt", func(s *sessions.Session) { s.ExpiresAt = wrapped(s.ExpiresAt, 1) }),
+		remember("ExpiresAt before year -292 million", "ExpiresAt", func(s *sessions.Session) { s.ExpiresAt = wrapped(s.ExpiresAt, -1) }),
+		remember("IssuedAt past year 292 million", "IssuedAt", func(s *sessions.Session) {
+			s.IssuedAt = wrapped(s.ExpiresAt.Add(-2*time.Hour), 1)
+		}),
 		remember("too many Meta entries", "Meta", func(s *sessions.Session) { s.Meta = tooMany }),
 		remember("Meta too large", "Meta", func(s *sessions.Session) {
 			s.Meta = map[string]string{"ua": strings.Repeat("m", sessions.MaxMetaBytes-1)}
@@ -168,14 +176,30 @@ func badCases() []badCase {
 		rotate("Rotate past next.ExpiresAt", "next.ExpiresAt", "u", "old", func(s *sessions.Session) { s.ExpiresAt = s.ExpiresAt.Add(-2 * time.Hour) }),
 		rotate("Rotate zero next.ExpiresAt", "next.ExpiresAt", "u", "old", func(s *sessions.Session) { s.ExpiresAt = time.Time{} }),
 		rotate("Rotate late next.IssuedAt", "next.IssuedAt", "u", "old", func(s *sessions.Session) { s.IssuedAt = s.ExpiresAt.Add(time.Second) }),
+		rotate("Rotate next.ExpiresAt past year 292 million", "next.ExpiresAt", "u", "old", func(s *sessions.Session) {
+			s.ExpiresAt = wrapped(s.ExpiresAt, 1)
+		}),
 		rotate("Rotate control next.FamilyID", "next.FamilyID", "u", "old", func(s *sessions.Session) { s.FamilyID = "\x01" }),
 		rotate("Rotate other next.FamilyID", "next.FamilyID", "u", "old", func(s *sessions.Session) { s.FamilyID = "not-old" }),
 		rotate("Rotate next.Meta too many", "next.Meta", "u", "old", func(s *sessions.Session) { s.Meta = tooMany }),
 	}
 }
 
+// wrapped returns the time 2^64 ms after t (sign 1) or before it (sign
+// -1), some 292 million years away: its UnixMilli() overflows int64 and
+// wraps back to exactly t's.
+func wrapped(t time.Time, sign int64) time.Time {
+	ms := new(big.Int).Lsh(big.NewInt(sign), 64)
+	ms.Add(ms, big.NewInt(t.UnixMilli()))
+	sec, rem := new(big.Int).DivMod(ms, big.NewInt(1000), new(big.Int))
+	return time.Unix(sec.Int64(), rem.Int64()*int64(time.Millisecond))
+}
+
 func testBadInput(t *testing.T, nh NewHarness) {
 	e := setup(t, nh)
+	if w := wrapped(e.clk.Now(), 1); w.UnixMilli() != e.clk.Now().UnixMilli() || w.Year() < 290_000_000 {
+		t.Fatalf("wrapped: %v (UnixMilli %d) does not wrap to now", w, w.UnixMilli())
+	}
 	e.remember(e.session("u", "old", time.Hour))
 	keysBefore := keyNames(e.keys())
 

@@ -189,6 +189,28 @@ func testGraceAcrossTwoGenerations(t *testing.T, nh NewHarness) {
 	assert.Empty(t, e.list("u"))
 }
 
+// testGraceKeepsToTheFamily: grace hands back old's successor only while
+// its ID still holds a session of old's family. An application may reuse
+// a revoked successor's ID (here as another family's successor); old
+// presented again is then reuse, and must not hand out that session.
+func testGraceKeepsToTheFamily(t *testing.T, nh NewHarness) {
+	e := setup(t, nh, sessions.WithRotationGrace(10*time.Second))
+	e.remember(e.session("u", "a", time.Hour))
+	e.remember(e.session("u", "b", time.Hour))
+	_, err := e.rotate(e.s, "u", "a", "x", time.Hour)
+	require.NoError(t, err)
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "x"))
+	x, err := e.rotate(e.s, "u", "b", "x", time.Hour)
+	require.NoError(t, err, "x is free again")
+	require.Equal(t, "b", x.FamilyID)
+
+	e.clk.Add(time.Second)
+	got, err := e.rotate(e.instance(), "u", "a", "a-retry", time.Hour)
+	require.ErrorIs(t, err, sessions.ErrReuseDetected, "a, within its grace, handed out %+v", got)
+	assert.True(t, e.active(e.s, "u", "x"), "family b is not a's to revoke")
+	assert.Equal(t, []string{"x"}, e.ids("u"))
+}
+
 func testGraceWindowEdges(t *testing.T, nh NewHarness) {
 	const grace = 5 * time.Second
 	e := setup(t, nh, sessions.WithRotationGrace(grace))

@@ -83,6 +83,7 @@ func Run(t *testing.T, newHarness NewHarness) {
 		{"ReuseRevokesFamily", testReuseRevokesFamily},
 		{"GraceAcrossTwoGenerations", testGraceAcrossTwoGenerations},
 		{"GraceWindowEdges", testGraceWindowEdges},
+		{"GraceKeepsToTheFamily", testGraceKeepsToTheFamily},
 		{"UserIDsWithKeySyntax", testUserIDsWithKeySyntax},
 		{"KeysAreInjective", testKeysAreInjective},
 		{"BadInput", testBadInput},
