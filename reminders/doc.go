@@ -47,10 +47,14 @@
 // hash of the ID, so that a cluster's masters share the load.
 //
 // Time: due times are judged in Redis server time, not the worker's. A
-// worker measures its offset to Redis TIME (per cluster master) and corrects
-// its clock by it, erring late by the measurement's uncertainty, so a host
-// whose clock is minutes off neither fires early nor late. Due times are
-// kept in Unix milliseconds, rounded up.
+// worker reads Redis TIME (per cluster master) every 30 seconds and counts
+// the time since on its monotonic clock, erring late by a round trip, so a
+// host whose clock is minutes off, or is stepped by NTP, neither fires early
+// nor late. The claim script also never looks past the server's own TIME,
+// so not even a failover to a master whose clock is behind makes a
+// reminder early. Due times are kept in Unix milliseconds, rounded up, and
+// must lie within ±(2^53-1) ms of 1970 (about year ±287,000), what a Lua
+// number or sorted-set score holds exactly.
 //
 // Recurring reminders ([Periodic], Celery beat) store one reminder per tick
 // of a gocron schedule, with an ID derived from the schedule's name and the
@@ -63,7 +67,9 @@
 //     This rests on Redis keeping what it acknowledged: run it with
 //     persistence (AOF) and maxmemory-policy noeviction.
 //   - Never early: no handler sees a reminder before its DueAt by the Redis
-//     clock (the eager scheduler excepted, by design).
+//     clock (the eager scheduler excepted, by design), whatever the
+//     worker's host clock says. This rests on the Redis hosts' clocks not
+//     being stepped back (NTP slews them).
 //   - One claim at a time: a due reminder is claimed by one Lua script, so
 //     any number of workers never handle it twice, crashes and expired
 //     leases aside (a lease shorter than a handler's run is renewed, not
@@ -75,8 +81,9 @@
 //     errors wrapping [ErrUnavailable] (a script runs whole or not at all)
 //     and workers keep retrying with backoff.
 //   - Bad input (an empty or over-long ID or Kind, control characters, a
-//     zero DueAt, a payload over [WithMaxPayload]) returns an error
-//     wrapping [ErrInvalid] that names the field, and stores nothing.
+//     zero or out-of-range DueAt, a payload over [WithMaxPayload]) returns
+//     an error wrapping [ErrInvalid] that names the field, and stores
+//     nothing.
 //
 // The conformance suite in package remindertest checks the behaviour both
 // backends share; each backend's tests run it.

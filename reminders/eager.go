@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"runtime/debug"
 	"time"
 )
@@ -34,9 +33,10 @@ var _ Scheduler = (*EagerScheduler)(nil)
 // NewEagerScheduler returns a scheduler that delivers to h synchronously.
 // It uses WithMaxRetries, WithBackoff, WithMaxPayload, WithLogger,
 // WithObserver and WithClock, and ignores the Redis options. It returns an
-// error wrapping ErrInvalid for a nil handler or an invalid option.
+// error wrapping ErrInvalid for a nil handler (a typed nil, such as a nil
+// HandlerFunc, included) or an invalid option.
 func NewEagerScheduler(h Handler, opts ...Option) (*EagerScheduler, error) {
-	if h == nil {
+	if isNilValue(h) {
 		return nil, fmt.Errorf("%w: NewEagerScheduler: nil handler", ErrInvalid)
 	}
 	o, err := newOptions(opts)
@@ -152,23 +152,12 @@ func (s *EagerScheduler) wait(ctx context.Context, n int) error {
 }
 
 // eagerDelay is the pause before retry n (from 1): none unless WithBackoff
-// was given, then a delay drawn uniformly from [0, min(max, min·2^(n-1))]
-// and raised to 1ms ("full jitter", so that failing reminders do not retry
-// in lockstep), as WithBackoff documents.
+// was given, then backoffDelay, as on the Redis backend.
 func eagerDelay(o *options, n int) time.Duration {
 	if !o.backoffSet {
 		return 0
 	}
-	// Double from min up to max: at most ~60 steps, never overflowing.
-	ceiling := o.backoffMin
-	for i := 1; i < n && ceiling < o.backoffMax; i++ {
-		if ceiling > o.backoffMax/2 {
-			ceiling = o.backoffMax
-		} else {
-			ceiling *= 2
-		}
-	}
-	return max(time.Duration(rand.Int64N(int64(ceiling))), time.Millisecond)
+	return backoffDelay(o, n)
 }
 
 // Cancel returns an error wrapping ErrNotFound: an eager scheduler has

@@ -1,6 +1,7 @@
 package reminders
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -42,4 +43,19 @@ func TestEagerDelay(t *testing.T) {
 		}
 		assert.True(t, above, "min %s max %s retry %d: draws spread up to the ceiling", tc.min, tc.max, tc.n)
 	}
+}
+
+// backoffDelay, shared by both backends: draws up to the ceiling without
+// overflowing when the ceiling is the largest Duration (a draw from
+// [0, ceiling+1) would overflow there and panic), and never below 1ms.
+func TestBackoffDelayLargestCeiling(t *testing.T) {
+	o, err := newOptions([]Option{WithBackoff(time.Hour, math.MaxInt64)})
+	require.NoError(t, err)
+	var above bool
+	for range 200 {
+		d := backoffDelay(o, 1000) // ceiling: math.MaxInt64
+		require.GreaterOrEqual(t, d, time.Millisecond)
+		above = above || d > math.MaxInt64/2
+	}
+	assert.True(t, above, "draws spread up to the ceiling")
 }

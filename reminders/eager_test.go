@@ -29,6 +29,8 @@ func TestNewEagerSchedulerRejectsBadConfig(t *testing.T) {
 	_, err := reminders.NewEagerScheduler(nil)
 	require.ErrorIs(t, err, reminders.ErrInvalid)
 	assert.ErrorContains(t, err, "handler")
+	_, err = reminders.NewEagerScheduler(reminders.HandlerFunc(nil))
+	require.ErrorIs(t, err, reminders.ErrInvalid, "a typed nil handler")
 
 	ok := reminders.HandlerFunc(func(context.Context, reminders.Delivery) error { return nil })
 	_, err = reminders.NewEagerScheduler(ok, reminders.WithMaxRetries(-1))

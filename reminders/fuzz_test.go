@@ -7,12 +7,16 @@ package reminders
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzParseRecord: whatever is in the rec hash, parseRecord never panics,
@@ -109,6 +113,8 @@ func FuzzValidateReminder(f *testing.F) {
 		}
 		r := Reminder{ID: id, Kind: kind, DueAt: due, Payload: payload}
 		err := validate(r, maxPayload)
+		// time.Unix(0, n) spans ±292 years: within the DueAt range (see
+		// TestValidateDueAtRange for its edges).
 		want := validKind(id) && validKind(kind) && !due.IsZero() && len(payload) <= maxPayload
 		if (err == nil) != want {
 			t.Fatalf("validate(%+v) = %v, want ok=%v", r, err, want)
@@ -143,4 +149,45 @@ func validKind(s string) bool {
 		return false
 	}
 	return strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
+// TestValidateDueAtRange: DueAt is accepted up to ±(2^53-1) ms from 1970,
+// what a Lua number and a sorted-set score hold exactly, and refused past
+// it, naming DueAt, including far beyond where time.UnixMilli wraps. The
+// accepted extremes round-trip through dueMillis.
+func TestValidateDueAtRange(t *testing.T) {
+	const limit = 1<<53 - 1
+	valid := Reminder{ID: "id", Kind: "k"}
+	for _, tc := range []struct {
+		name string
+		due  time.Time
+		ok   bool
+	}{
+		{"UpperLimit", time.UnixMilli(limit), true},
+		{"LowerLimit", time.UnixMilli(-limit), true},
+		{"JustBelowUpperLimitRoundsToIt", time.UnixMilli(limit).Add(-time.Nanosecond), true},
+		{"SubMillisecondPastUpperLimit", time.UnixMilli(limit).Add(time.Nanosecond), false},
+		{"PastUpperLimit", time.UnixMilli(limit + 1), false},
+		{"PastLowerLimit", time.UnixMilli(-limit - 1), false},
+		{"WhereUnixMilliWraps", time.Unix(math.MaxInt64/1000+1, 0), false},
+		{"Year300Million", time.Date(300_000_000, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"YearMinus300Million", time.Date(-300_000_000, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"LargestTime", time.Unix(1<<63-62135596801, 999999999), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := valid
+			r.DueAt = tc.due
+			err := validate(r, 64)
+			if !tc.ok {
+				require.ErrorIs(t, err, ErrInvalid)
+				assert.ErrorContains(t, err, "DueAt")
+				return
+			}
+			require.NoError(t, err)
+			ms := dueMillis(tc.due)
+			assert.False(t, time.UnixMilli(ms).Before(tc.due), "rounded up")
+			assert.LessOrEqual(t, ms, int64(limit))
+			assert.GreaterOrEqual(t, ms, int64(-limit))
+		})
+	}
 }

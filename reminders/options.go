@@ -199,7 +199,7 @@ func WithLogger(l *slog.Logger) Option {
 // change, for metrics. Default: none.
 func WithObserver(obs Observer) Option {
 	return func(o *options) error {
-		if obs == nil {
+		if isNilValue(obs) {
 			return invalidOption("WithObserver: nil observer")
 		}
 		o.observer = obs
@@ -207,9 +207,13 @@ func WithObserver(obs Observer) Option {
 	}
 }
 
-// WithClock sets the local clock. The Redis scheduler corrects it by the
-// measured offset to Redis TIME, so it is for tests (a skewed host) more
-// than for production. Default: time.Now.
+// WithClock sets the local wall clock, for tests. The eager scheduler times
+// lateness and handler durations by it. The Redis worker does not time
+// anything by it: due times and leases follow Redis TIME, measured every
+// 30s, plus the local monotonic time elapsed since, so that a host clock
+// that is wrong or stepped (NTP) makes nothing early or late; the worker
+// only compares this clock with Redis TIME at each measurement, and logs a
+// warning when they differ by more than a second. Default: time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error {
 		if now == nil {

@@ -61,6 +61,9 @@ type periodicJob struct {
 	tk    ticks
 	loc   *time.Location // the zone of the tick handed to build
 	build func(tick time.Time) Reminder
+
+	mu   sync.Mutex
+	last time.Time // the latest tick this instance took up (fireTick)
 }
 
 type periodicRun struct {
@@ -74,10 +77,10 @@ const maxPeriodicName = MaxIDLen - 32
 // NewPeriodic returns a Periodic that stores reminders on s. Without
 // WithTickStore, it keeps its marks in the same Redis as s when s is a
 // *RedisScheduler (under its key prefix), and in memory otherwise. It
-// returns an error wrapping ErrInvalid for a nil scheduler or a bad
-// option. It starts nothing: see Start.
+// returns an error wrapping ErrInvalid for a nil scheduler (a typed nil
+// included) or a bad option. It starts nothing: see Start.
 func NewPeriodic(s Scheduler, opts ...PeriodicOption) (*Periodic, error) {
-	if s == nil {
+	if isNilValue(s) {
 		return nil, fmt.Errorf("%w: NewPeriodic: nil scheduler", ErrInvalid)
 	}
 	o, err := newPeriodicOptions(opts)

@@ -18,6 +18,9 @@ func (p *Periodic) catchUp(ctx context.Context, j *periodicJob, now time.Time) {
 	if tick.IsZero() {
 		return
 	}
+	// Handled here or by another instance, tick is done: gocron's first
+	// firing is for a later one (see fireTick).
+	j.took(tick)
 	claimed, done, err := p.o.store.Marks(ctx, j.name)
 	if err != nil {
 		p.logTick(ctx, slog.LevelError, "recurring reminder: catch-up skipped", j, tick, err)
@@ -56,7 +59,7 @@ func (p *Periodic) fire(ctx context.Context, j *periodicJob) {
 			p.o.logger.LogAttrs(ctx, slog.LevelError, "recurring reminder: panic", slog.String("periodic", j.name), slog.Any("panic", v))
 		}
 	}()
-	tick := prevTick(j.tk, p.o.clock.Now())
+	tick := j.fireTick(p.o.clock.Now())
 	if tick.IsZero() {
 		return
 	}
@@ -84,6 +87,41 @@ func (p *Periodic) fire(ctx context.Context, j *periodicJob) {
 		case <-p.o.clock.After(backoff):
 		}
 	}
+}
+
+// fireTick is the tick a firing at now stands for, and records it as
+// taken up. gocron fires each tick once, at or after it, so a firing is
+// for a tick later than any taken up before: normally prevTick(now). But
+// gocron's timers run on the monotonic clock, and a wall clock stepped
+// back a little since the timer was set reads just before the tick it
+// fired for; prevTick(now) is then the tick already taken up, and the real
+// one would be lost. So when prevTick(now) was taken up already, and now
+// is nearer to the next tick than to it (or even before it), the firing is
+// for the next tick. A repeated firing, by contrast, comes just after the
+// tick it repeats and keeps its label: its claim then fails, harmlessly.
+func (j *periodicJob) fireTick(now time.Time) time.Time {
+	tick := prevTick(j.tk, now)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.last.IsZero() && !tick.After(j.last) {
+		n := j.tk.next(j.last)
+		if !n.IsZero() && (now.Before(j.last) || n.Sub(now) < now.Sub(j.last)) {
+			tick = n
+		}
+	}
+	if tick.After(j.last) {
+		j.last = tick
+	}
+	return tick
+}
+
+// took records tick as taken up by this instance (see fireTick).
+func (j *periodicJob) took(tick time.Time) {
+	j.mu.Lock()
+	if tick.After(j.last) {
+		j.last = tick
+	}
+	j.mu.Unlock()
 }
 
 // handleTick claims tick and stores its reminder; having lost the claim,

@@ -54,7 +54,7 @@ func WithTimeZone(loc *time.Location) PeriodicOption {
 // scheduler is a *RedisScheduler, otherwise a MemoryTickStore.
 func WithTickStore(ts TickStore) PeriodicOption {
 	return func(o *periodicOptions) error {
-		if ts == nil {
+		if isNilValue(ts) {
 			return invalidOption("WithTickStore: nil store")
 		}
 		o.store = ts

@@ -103,9 +103,11 @@ var _ TickStore = (*RedisTickStore)(nil)
 
 // NewRedisTickStore returns a TickStore on client. It reads WithKeyPrefix
 // from opts (default "reminders"; give it the scheduler's) and ignores the
-// other options. The client is the caller's; nothing here closes it.
+// other options. The client is the caller's; nothing here closes it. It
+// returns an error wrapping ErrInvalid for a nil client (a typed nil
+// included) or an invalid option.
 func NewRedisTickStore(client redis.UniversalClient, opts ...Option) (*RedisTickStore, error) {
-	if client == nil {
+	if isNilValue(client) {
 		return nil, fmt.Errorf("%w: NewRedisTickStore: nil client", ErrInvalid)
 	}
 	o, err := newOptions(opts)

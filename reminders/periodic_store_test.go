@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -104,6 +105,8 @@ func TestRedisTickStoreLayout(t *testing.T) {
 func TestNewRedisTickStoreRejects(t *testing.T) {
 	_, err := reminders.NewRedisTickStore(nil)
 	assert.ErrorIs(t, err, reminders.ErrInvalid)
+	_, err = reminders.NewRedisTickStore((*redis.Client)(nil))
+	assert.ErrorIs(t, err, reminders.ErrInvalid, "a typed nil client")
 	r := redistest.New(t)
 	_, err = reminders.NewRedisTickStore(r.Client, reminders.WithKeyPrefix("a:b"))
 	assert.ErrorIs(t, err, reminders.ErrInvalid)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -71,6 +73,47 @@ func TestPeriodicCatchesUpOnceOnTheLatestMissedTick(t *testing.T) {
 
 	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 8, 0, 0, time.UTC))
 	assert.Equal(t, "report@2025-05-01T10:08Z", h.next(t).ID)
+	h.none(t, 1)
+}
+
+// steppedClock is a fake clock whose wall time (Now) can be stepped back
+// while its timers keep running on the fake's own time, as gocron's timers
+// run on the monotonic clock while NTP steps the wall clock.
+type steppedClock struct {
+	*clockwork.FakeClock
+	back atomic.Int64 // how far Now reads behind the fake's time, ns
+}
+
+func (c *steppedClock) Now() time.Time                  { return c.FakeClock.Now().Add(-time.Duration(c.back.Load())) }
+func (c *steppedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+func (c *steppedClock) Until(t time.Time) time.Duration { return t.Sub(c.Now()) }
+
+// A wall clock stepped back a little while gocron's timer for the next
+// tick is armed: the timer fires when the clock reads just before the
+// tick. The firing still stores that tick (it is not taken for the tick
+// already stored, which would lose it), and the ticks after it follow.
+func TestPeriodicClockSteppedBack(t *testing.T) {
+	start := time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC)
+	h := newTickHarness(t, start)
+	clock := &steppedClock{FakeClock: h.clock}
+	p := h.periodic(t, reminders.WithPeriodicClock(clock))
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Start(ctxT(t)))
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC))
+	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID)
+
+	h.settle(t, 1) // the 10:02 timer is armed; then the step
+	const step = 5 * time.Millisecond
+	clock.back.Store(int64(step))
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 2, 0, 0, time.UTC)) // Now reads 10:01:59.995
+	d := h.next(t)
+	assert.Equal(t, "report@2025-05-01T10:02Z", d.ID, "the tick gocron fired for")
+	assert.True(t, time.Date(2025, 5, 1, 10, 2, 0, 0, time.UTC).Equal(d.DueAt))
+
+	// gocron armed the next timer by the stepped clock: it fires when that
+	// reads 10:03.
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 3, 0, 0, time.UTC).Add(step))
+	assert.Equal(t, "report@2025-05-01T10:03Z", h.next(t).ID)
 	h.none(t, 1)
 }
 
@@ -216,6 +259,8 @@ func TestPeriodicRegisterRejects(t *testing.T) {
 func TestNewPeriodicRejects(t *testing.T) {
 	_, err := reminders.NewPeriodic(nil)
 	assert.ErrorIs(t, err, reminders.ErrInvalid)
+	_, err = reminders.NewPeriodic((*reminders.RedisScheduler)(nil))
+	assert.ErrorIs(t, err, reminders.ErrInvalid, "a typed nil scheduler")
 	s, err := reminders.NewEagerScheduler(reminders.HandlerFunc(func(context.Context, reminders.Delivery) error { return nil }))
 	require.NoError(t, err)
 	for name, opt := range map[string]reminders.PeriodicOption{
@@ -228,6 +273,8 @@ func TestNewPeriodicRejects(t *testing.T) {
 		require.ErrorIs(t, err, reminders.ErrInvalid, name)
 		assert.ErrorContains(t, err, name)
 	}
+	_, err = reminders.NewPeriodic(s, reminders.WithTickStore((*reminders.RedisTickStore)(nil)))
+	assert.ErrorIs(t, err, reminders.ErrInvalid, "a typed nil tick store")
 }
 
 // Start and Shutdown are safe twice, and Shutdown before Start.

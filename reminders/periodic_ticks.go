@@ -13,7 +13,8 @@ import (
 // instants it ticks at. Every instance computes the same instants from the
 // same definition, whatever its start time, so a tick names the same
 // reminder everywhere. gocron fires at next(); a firing is labelled with
-// prev(now), the latest tick not after it.
+// prevTick(now), the latest tick not after it, unless the wall clock was
+// stepped back under it (see periodicJob.fireTick).
 type ticks interface {
 	// next is the first tick strictly after t, or zero if there is none
 	// within about four years.

@@ -43,9 +43,17 @@ const scheduleChunk = 128
 // *redis.ClusterClient or any other UniversalClient). Enable
 // ContextTimeoutEnabled on the client so that contexts bound every call;
 // otherwise the client's own timeouts do. It returns an error wrapping
-// ErrInvalid for a nil client or an invalid option.
+// ErrInvalid for a nil client (a typed nil such as (*redis.Client)(nil)
+// included) or an invalid option.
+//
+// Give it a client that reads from masters. With replica reads enabled
+// (ClusterOptions ReadOnly, RouteByLatency or RouteRandomly) go-redis sends
+// plain reads to replicas, which lag: Stats would count stale state, and a
+// Periodic's tick marks (RedisTickStore) read stale could store a tick
+// twice. Scripts, which make every state change and serve Get and
+// Dead's records, run on masters whatever the routing.
 func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisScheduler, error) {
-	if client == nil {
+	if isNilValue(client) {
 		return nil, fmt.Errorf("%w: NewRedisScheduler: nil client", ErrInvalid)
 	}
 	o, err := newOptions(opts)

@@ -1,7 +1,9 @@
 package reminders_test
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -123,4 +125,46 @@ func TestRedisBadDataOrphans(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	assert.Equal(t, 1, got.len(), "only the good reminder reached the handler")
+}
+
+// TestRedisBadDataOutcomeRefused: Redis refuses a finished handler's
+// outcome for good (the due key became a string meanwhile, so the settle
+// script fails before writing) while it still accepts lease renewals. The
+// worker gives the outcome up once the lease runs out, logs it and frees
+// the handler slot, instead of retrying forever; and Run returns once its
+// context ends, well before a shutdown timeout of an hour.
+func TestRedisBadDataOutcomeRefused(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	// One shard, so the test knows the keys (see keys.go).
+	r, s := newRedis(t, reminders.WithShards(1), reminders.WithLease(time.Second),
+		reminders.WithShutdownTimeout(time.Hour), reminders.WithLogger(slog.New(logs)))
+	ctx := bg(t)
+	started, finish := make(chan struct{}), make(chan struct{})
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Run(runCtx, reminders.HandlerFunc(func(context.Context, reminders.Delivery) error {
+			close(started)
+			<-finish
+			return nil
+		}))
+	}()
+	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "a", Kind: "k", DueAt: time.Now()}))
+	<-started
+	require.NoError(t, r.Client.Set(ctx, "{"+r.Prefix+":0}:due", "not a sorted set", 0).Err())
+	close(finish)
+
+	require.Eventually(t, func() bool {
+		return len(logs.find(slog.LevelWarn, "outcome not recorded before the lease expired")) == 1
+	}, 10*time.Second, 10*time.Millisecond, "the refused outcome is given up when the lease runs out")
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return: a handler slot is still held")
+	}
+	require.NoError(t, r.Client.Del(ctx, "{"+r.Prefix+":0}:due").Err())
 }

@@ -3,130 +3,173 @@ package reminders
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// clockRefresh is how often a worker measures its offset to Redis time
-// again. Clocks drift by parts per million, so a minute costs microseconds.
+// clockRefresh is how often a worker measures Redis time again. Between
+// measurements it counts on the local monotonic clock, which drifts from
+// the Redis host's by parts per million.
 const clockRefresh = 30 * time.Second
 
-// clockSamples is how many TIME round trips one measurement takes; the one
-// with the shortest round trip wins (its midpoint is the least uncertain).
+// clockSamples is how many TIME round trips one measurement takes; the
+// tightest of their lower bounds wins.
 const clockSamples = 3
 
-// redisClock tells Redis server time from the local clock and a measured
-// offset, per shard: in a Redis Cluster each shard's master has its own
-// clock, and its due and lease times are judged by it.
+// maxDrift is how much faster than the Redis host's clock the local
+// monotonic clock may run, as a fraction: 100 ppm, two free-running quartz
+// clocks of ±50 ppm each (NTP keeps disciplined ones within a few ppm).
+// Elapsed time is counted short by it, so that drift makes the worker late
+// (by at most 3ms over clockRefresh), never early.
+const maxDrift = 1e-4
+
+// skewReport is the difference between the host's wall clock and Redis
+// TIME beyond which a worker logs a warning (see worker.reportSkew).
+const skewReport = time.Second
+
+// redisClock tells the Redis server time of each shard: in a Redis Cluster
+// each shard's master has its own clock, and its due and lease times are
+// judged by it.
 //
-// A sample brackets one TIME call between two local readings t0 and t1:
-// the server read its clock somewhere in between, so server time at the
-// local midpoint is TIME ± (t1-t0)/2. The worker uses the lower bound
-// (serverNow), so that uncertainty can make it late, never early.
+// A sample reads the local monotonic clock just after a TIME call returns
+// (t1): the server read its clock before t1, so at t1 it reads at least
+// what TIME returned, however long the round trip. From there the worker
+// counts time on the local monotonic clock (time.Since), never on the wall
+// clock, so a wall clock stepped by NTP moves nothing: the estimate is a
+// lower bound of Redis time, and errs late by the round trip, never early.
+// (The claim script also checks it against TIME: see checkEstimate.)
+//
+// The injected wall clock (WithClock) is read only at measurement time,
+// to report a host whose clock differs from Redis (skew).
 type redisClock struct {
-	local func() time.Time
+	wall func() time.Time
 
 	mu         sync.RWMutex
-	samples    []clockSample // per shard
-	measuredAt time.Time     // of the last measurement (time.Now: monotonic)
+	bases      []clockBase // per shard
+	measuredAt time.Time   // time.Now of the last measurement (monotonic)
+	forced     bool        // measure at the next turn, whatever its age
 }
 
-type clockSample struct {
-	offset time.Duration // server minus local
-	slack  time.Duration // half the round trip, plus TIME's 1µs resolution
+// clockBase is a lower bound of one server's clock at a local instant.
+type clockBase struct {
+	server time.Time // what TIME returned
+	local  time.Time // time.Now (monotonic) just after it returned
 	ok     bool
 }
 
-func newRedisClock(local func() time.Time, shards int) *redisClock {
-	return &redisClock{local: local, samples: make([]clockSample, shards)}
+// at is the lower bound of the server's clock at the local instant now.
+func (b clockBase) at(now time.Time) time.Time {
+	elapsed := now.Sub(b.local) // monotonic: immune to wall clock steps
+	return b.server.Add(elapsed - time.Duration(float64(elapsed)*maxDrift))
 }
 
-// stale reports whether the offsets need measuring (never measured, or
-// older than clockRefresh).
+func newRedisClock(wall func() time.Time, shards int) *redisClock {
+	return &redisClock{wall: wall, bases: make([]clockBase, shards)}
+}
+
+// stale reports whether Redis time needs measuring: never measured, older
+// than clockRefresh, or forced (see remeasure).
 func (c *redisClock) stale() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.measuredAt.IsZero() || time.Since(c.measuredAt) >= clockRefresh
+	return c.forced || c.measuredAt.IsZero() || time.Since(c.measuredAt) >= clockRefresh
 }
 
-// ready reports whether every shard has an offset.
+// remeasure makes the next turn measure again: after a Redis error (the
+// server may have failed over to a replica with another clock) or when a
+// claim found Redis time behind the estimate.
+func (c *redisClock) remeasure() {
+	c.mu.Lock()
+	c.forced = true
+	c.mu.Unlock()
+}
+
+// ready reports whether every shard has been measured.
 func (c *redisClock) ready() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return !c.measuredAt.IsZero()
 }
 
-// measure takes the offsets again: once per cluster master (each shard
-// takes its master's), once for any other client. On error the previous
-// offsets are kept.
-func (c *redisClock) measure(ctx context.Context, client redis.UniversalClient, keys []shardKeys) error {
-	next := make([]clockSample, len(keys))
+// measure takes Redis time again: once per cluster master (each shard takes
+// its master's), once for any other client. On error the previous bases
+// are kept, and the next turn tries again. It returns the skew: Redis TIME
+// minus the wall clock, the largest over the masters.
+func (c *redisClock) measure(ctx context.Context, client redis.UniversalClient, keys []shardKeys) (time.Duration, error) {
+	next := make([]clockBase, len(keys))
+	var skew time.Duration
 	cluster, isCluster := client.(*redis.ClusterClient)
 	if !isCluster {
-		s, err := c.sample(ctx, client)
+		b, sk, err := c.sample(ctx, client)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		for i := range next {
-			next[i] = s
+			next[i] = b
 		}
+		skew = sk
 	} else {
-		byAddr := make(map[string]clockSample)
+		byAddr := make(map[string]clockBase)
 		for i, k := range keys {
 			node, err := cluster.MasterForKey(ctx, k.due)
 			if err != nil {
-				return unavailable(err)
+				return 0, unavailable(err)
 			}
 			addr := node.Options().Addr
-			s, seen := byAddr[addr]
+			b, seen := byAddr[addr]
 			if !seen {
-				if s, err = c.sample(ctx, node); err != nil {
-					return err
+				var sk time.Duration
+				if b, sk, err = c.sample(ctx, node); err != nil {
+					return 0, err
 				}
-				byAddr[addr] = s
+				byAddr[addr] = b
+				if sk.Abs() > skew.Abs() {
+					skew = sk
+				}
 			}
-			next[i] = s
+			next[i] = b
 		}
 	}
 	c.mu.Lock()
-	c.samples = next
-	c.measuredAt = time.Now()
+	c.bases, c.measuredAt, c.forced = next, time.Now(), false
 	c.mu.Unlock()
-	return nil
+	return skew, nil
 }
 
-func (c *redisClock) sample(ctx context.Context, client redis.Cmdable) (clockSample, error) {
-	var best clockSample
+// sample measures one server: the tightest lower bound of clockSamples
+// TIME calls, and the skew of the wall clock (server minus the wall
+// clock's midpoint of the round trip, for the report only).
+func (c *redisClock) sample(ctx context.Context, client redis.Cmdable) (clockBase, time.Duration, error) {
+	var best clockBase
+	var skew time.Duration
 	for i := 0; i < clockSamples; i++ {
-		t0 := c.local()
+		w0 := c.wall()
 		server, err := client.Time(ctx).Result()
-		t1 := c.local()
+		t1, w1 := time.Now(), c.wall()
 		if err != nil {
-			return clockSample{}, unavailable(fmt.Errorf("TIME: %w", err))
+			return clockBase{}, 0, unavailable(fmt.Errorf("TIME: %w", err))
 		}
-		rtt := t1.Sub(t0)
-		if rtt < 0 { // a local clock that stepped back
-			continue
-		}
-		s := clockSample{offset: server.Sub(t0.Add(rtt / 2)), slack: rtt/2 + time.Microsecond, ok: true}
-		if !best.ok || s.slack < best.slack {
-			best = s
+		b := clockBase{server: server, local: t1, ok: true}
+		// Each sample is a true lower bound; the latest one read at a
+		// common instant is the tightest.
+		if !best.ok || best.at(t1).Before(server) {
+			best = b
+			skew = server.Sub(w0.Add(w1.Sub(w0) / 2)) // the server read TIME about mid-trip
 		}
 	}
-	if !best.ok {
-		return best, unavailable(fmt.Errorf("TIME: the local clock went backwards"))
-	}
-	return best, nil
+	return best, skew, nil
 }
 
 // now is the earliest the shard's Redis clock can read now.
 func (c *redisClock) now(shard int) time.Time {
 	c.mu.RLock()
-	s := c.samples[shard]
+	b := c.bases[shard]
 	c.mu.RUnlock()
-	return c.local().Add(s.offset - s.slack)
+	return b.at(time.Now())
 }
 
 // nowMillis is now(shard) in Unix ms, rounded down (conservative).
@@ -135,7 +178,59 @@ func (c *redisClock) nowMillis(shard int) int64 {
 }
 
 // until is how long to wait, by the local monotonic clock, until the
-// shard's Redis clock surely reads at least ms.
+// shard's Redis clock surely reads at least ms: a little longer than the
+// difference, since now counts elapsed time short by maxDrift.
 func (c *redisClock) until(shard int, ms int64) time.Duration {
-	return time.UnixMilli(ms).Sub(c.now(shard))
+	d := time.UnixMilli(ms).Sub(c.now(shard))
+	if d <= 0 || d > time.Hour { // far waits are cut to pollCap by callers
+		return d
+	}
+	return d + time.Duration(float64(d)*maxDrift/(1-maxDrift)) + time.Microsecond
+}
+
+// maxClockLag is how far the estimate of Redis time may trail the TIME
+// that the claim script reads before the worker measures again: the
+// estimate trails by a round trip or two by design (see redisClock), so
+// more means that the server's clock moved (a failover to a master whose
+// clock is ahead), and the worker would be late by the difference.
+const maxClockLag = time.Second
+
+// checkEstimate compares the estimate a claim was made with (now, ms) with
+// the TIME the claim script read (server, ms), and has the clock measured
+// again at the next turn when they disagree. An estimate ahead of the
+// server did no harm (the script looks only as far as its TIME) but would
+// wake the worker early for reminders not yet due.
+func (w *worker) checkEstimate(ctx context.Context, sh int, now int64, server string) {
+	ms, err := strconv.ParseInt(server, 10, 64)
+	switch {
+	case err != nil:
+		return
+	case ms < now:
+		w.clock.remeasure()
+		w.log.LogAttrs(ctx, slog.LevelWarn, "reminders: Redis time is behind the worker's estimate (a failover?); measuring again",
+			slog.Int("shard", sh), slog.Duration("ahead_by", time.Duration(now-ms)*time.Millisecond))
+	case ms-now > maxClockLag.Milliseconds():
+		w.clock.remeasure()
+		w.log.LogAttrs(ctx, slog.LevelInfo, "reminders: Redis time is ahead of the worker's estimate (a failover?); measuring again",
+			slog.Int("shard", sh), slog.Duration("behind_by", time.Duration(ms-now)*time.Millisecond))
+	}
+}
+
+// reportSkew logs, at WARN, when the host's wall clock (WithClock) comes to
+// differ from Redis TIME by more than skewReport, and at INFO when it
+// agrees again. Due times follow Redis whatever the host clock says; a
+// skewed host clock is still worth fixing, for everything else on it.
+func (w *worker) reportSkew(ctx context.Context, skew time.Duration) {
+	skewed := skew.Abs() > skewReport
+	if skewed == w.skewed {
+		return
+	}
+	w.skewed = skewed
+	if skewed {
+		w.log.LogAttrs(ctx, slog.LevelWarn, "reminders: the host clock differs from Redis TIME; due times follow Redis",
+			slog.Duration("redis_minus_host", skew))
+		return
+	}
+	w.log.LogAttrs(ctx, slog.LevelInfo, "reminders: the host clock agrees with Redis TIME again",
+		slog.Duration("redis_minus_host", skew))
 }

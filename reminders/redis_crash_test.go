@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -182,6 +183,68 @@ func TestRedisShutdownTimeoutReleases(t *testing.T) {
 	got.waitN(t, 1, 5*time.Second) // well before any lease could expire
 	ds, _ := got.all()
 	assert.Equal(t, 1, ds[0].Attempt)
+}
+
+// ackGate is a go-redis hook that holds every pipeline carrying an ack
+// (the settle script's "ack" argument) until opened, so that a test can
+// stop an outcome on its way to Redis.
+type ackGate struct {
+	held chan struct{} // an ack is being held
+	open chan struct{}
+}
+
+func (g *ackGate) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (g *ackGate) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (g *ackGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			if slices.Contains(cmd.Args(), any("ack")) {
+				select {
+				case g.held <- struct{}{}:
+				default:
+				}
+				<-g.open
+				break
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestRedisShutdownKeepsFinishedOutcome: a handler that returns nil just
+// before the shutdown timeout passes, its ack still on the way to Redis
+// when it does, is not released for another worker: its ack is recorded
+// and the reminder is not delivered again.
+func TestRedisShutdownKeepsFinishedOutcome(t *testing.T) {
+	t.Parallel()
+	r, s := newRedis(t)
+	gate := &ackGate{held: make(chan struct{}, 1), open: make(chan struct{})}
+	c := r.NewClient(t)
+	c.AddHook(gate)
+	started, finish := make(chan struct{}), make(chan struct{})
+	var got deliveries
+	stopA := runWorker(t, newOn(t, c, r.Prefix, reminders.WithShutdownTimeout(300*time.Millisecond)),
+		reminders.HandlerFunc(func(_ context.Context, d reminders.Delivery) error {
+			got.add(d)
+			close(started)
+			<-finish
+			return nil
+		}))
+	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "r", Kind: "k", DueAt: time.Now()}))
+	<-started
+	stopped := make(chan struct{})
+	go func() { stopA(); close(stopped) }() // the shutdown timeout starts
+	close(finish)                           // the handler returns nil at once...
+	<-gate.held                             // ...and its ack is on the way, held
+	time.Sleep(600 * time.Millisecond)      // while the shutdown timeout passes
+	close(gate.open)
+	<-stopped
+
+	_, err := s.Get(bg(t), "r")
+	assert.ErrorIs(t, err, reminders.ErrNotFound, "acknowledged, not released")
+	runWorker(t, newOn(t, r.NewClient(t), r.Prefix), record(&got))
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, 1, got.len(), "delivered once")
 }
 
 // TestRedisOutage: a worker survives its Redis hanging (SIGSTOP) and dying

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -25,7 +24,14 @@ type claim struct {
 
 	mu         sync.Mutex
 	leaseUntil int64 // Redis ms; renewed by keepLeases
-	lost       atomic.Bool
+	// finished: the handler returned (or there is none: a corrupt record),
+	// so the outcome is on its way. The lease is no longer renewed, so an
+	// outcome Redis keeps refusing is given up when it runs out (the lease
+	// expiry then redelivers), and a shutdown does not release the claim
+	// under its own outcome. Guarded by mu, with lost, so that finish and
+	// release decide atomically which of them wins.
+	finished bool
+	lost     atomic.Bool
 }
 
 func (c *claim) leaseDeadline() int64 {
@@ -40,11 +46,42 @@ func (c *claim) renewed(until int64) {
 	c.mu.Unlock()
 }
 
-// lose marks the claim as no longer ours (rescheduled, cancelled, released
-// or expired) and cancels the handler's context: its outcome is ignored.
+// lose marks the claim as no longer ours (rescheduled, cancelled or
+// expired) and cancels the handler's context: its outcome is ignored.
 func (c *claim) lose() {
 	c.lost.Store(true)
 	c.cancel()
+}
+
+// finish records that the handler returned. It reports false when the
+// claim was lost first (its outcome no longer counts).
+func (c *claim) finish() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.finished = true
+	return !c.lost.Load()
+}
+
+// running reports whether the handler still runs and the claim is ours:
+// the claims to renew and, at shutdown, to release.
+func (c *claim) running() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.finished && !c.lost.Load()
+}
+
+// loseIfRunning marks a running claim lost, for release, and reports
+// whether it did. A claim whose handler has returned is left to its
+// outcome, which is on its way: releasing it would deliver again a
+// reminder that was handled.
+func (c *claim) loseIfRunning() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished || c.lost.Load() {
+		return false
+	}
+	c.lost.Store(true)
+	return true
 }
 
 // start begins a handler goroutine for a claimed record. A record that
@@ -79,7 +116,7 @@ func (w *worker) done(c *claim) {
 
 func (w *worker) corrupt(c *claim) {
 	defer w.done(c)
-	if w.settle(c, opDead, 0, errCorrupt.Error()) {
+	if c.finish() && w.settle(c, opDead, 0, errCorrupt.Error()) {
 		w.buried(c.ctx, c.shard, c.id, "", c.rec.attempt, errCorrupt)
 	}
 }
@@ -103,6 +140,7 @@ func (w *worker) deliver(c *claim) {
 	start := time.Now()
 	err := w.call(c.ctx, d)
 	ev.Lateness, ev.Duration = 0, time.Since(start)
+	c.finish() // if the claim was lost meanwhile, settle ignores the outcome
 	if err == nil {
 		ev.Type = EventSucceeded
 		w.s.observe(ev)
@@ -155,7 +193,10 @@ func panicError(v any) error {
 // settle records an outcome, retrying while Redis fails, until it is
 // recorded (true), found stale (the claim was lost: false), or the lease has
 // surely expired, after which recording is pointless: the reminder will be
-// taken back and delivered again.
+// taken back and delivered again. The lease is no longer renewed once the
+// handler returned (claim.finish), so this ends within a lease even when
+// Redis refuses the outcome for good (a key of the wrong type, say) while
+// accepting renewals.
 func (w *worker) settle(c *claim, op string, at int64, msg string) bool {
 	for fails := 0; ; fails++ {
 		if c.lost.Load() {
@@ -176,23 +217,10 @@ func (w *worker) settle(c *claim, op string, at int64, msg string) bool {
 			return false
 		}
 		// Not c.ctx: a shutdown cancels it, and the outcome is still wanted.
-		sleepCtx(context.Background(), retryDelay(fails+1))
+		// No longer than the lease, to give up soon after it ends.
+		left := w.clock.until(c.shard, c.leaseDeadline()+1)
+		sleepCtx(context.Background(), max(min(retryDelay(fails+1), left), time.Millisecond))
 	}
-}
-
-// backoffDelay is the pause before retry n (from 1): drawn uniformly from
-// [0, min(max, min·2^(n-1))] ("full jitter", so that reminders failing
-// together do not retry in step), at least 1ms; see WithBackoff.
-func backoffDelay(o *options, n int) time.Duration {
-	ceiling := o.backoffMin
-	for i := 1; i < n && ceiling < o.backoffMax; i++ {
-		if ceiling > o.backoffMax/2 {
-			ceiling = o.backoffMax
-		} else {
-			ceiling *= 2
-		}
-	}
-	return max(rand.N(ceiling+1), time.Millisecond)
 }
 
 // errorText is err's text, cut to maxErrorText bytes on a rune boundary.

@@ -2,7 +2,9 @@ package reminders_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -128,21 +130,130 @@ func TestRedisWakesEarly(t *testing.T) {
 }
 
 // TestRedisSkewedClock: a worker whose local clock is 90s ahead or behind
-// still delivers by Redis time: not 90s early, not 90s late.
+// still delivers by Redis time: not 90s early, not 90s late. It warns,
+// once, that the host clock differs from Redis.
 func TestRedisSkewedClock(t *testing.T) {
 	for _, skew := range []time.Duration{90 * time.Second, -90 * time.Second} {
 		t.Run(fmt.Sprint(skew), func(t *testing.T) {
 			t.Parallel()
 			r, s := newRedis(t)
-			skewed := newOn(t, r.Client, r.Prefix, reminders.WithClock(func() time.Time { return time.Now().Add(skew) }))
+			logs := &logBuffer{}
+			skewed := newOn(t, r.Client, r.Prefix, reminders.WithClock(func() time.Time { return time.Now().Add(skew) }),
+				reminders.WithLogger(slog.New(logs)))
 			var got deliveries
 			runWorker(t, skewed, record(&got))
 			due := time.Now().Add(700 * time.Millisecond)
 			require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "skew", Kind: "k", DueAt: due}))
 			got.waitN(t, 1, 10*time.Second) // a 90s-late worker fails here
 			assertNotEarly(t, &got)         // a 90s-early one fails here
+			warned := logs.find(slog.LevelWarn, "host clock differs from Redis")
+			require.Len(t, warned, 1)
+			off, err := time.ParseDuration(warned[0]["redis_minus_host"])
+			require.NoError(t, err)
+			assert.InDelta(t, float64(-skew), float64(off), float64(time.Second), "the reported skew")
 		})
 	}
+}
+
+// steppedWallClock is a WithClock clock that reads time.Now until it is
+// stepped, the way NTP steps a host's wall clock.
+type steppedWallClock struct{ step atomic.Int64 }
+
+func (c *steppedWallClock) now() time.Time { return time.Now().Add(time.Duration(c.step.Load())) }
+
+// TestRedisWallClockStep: the host's wall clock is stepped by a minute
+// after the worker measured Redis time. Stepped forward, the worker neither
+// delivers early nor takes back another worker's live lease (which would
+// deliver that reminder twice); stepped back, it is not late. (Redis runs
+// on this host, so the local clock is Redis's, unstepped.)
+func TestRedisWallClockStep(t *testing.T) {
+	t.Run("forward", func(t *testing.T) {
+		t.Parallel()
+		// Leases far shorter than the step, yet long enough that a loaded
+		// host renews them in time.
+		const lease = 5 * time.Second
+		r, s := newRedis(t)
+		var got deliveries
+		held := make(chan struct{}, 1)
+		h := reminders.HandlerFunc(func(ctx context.Context, d reminders.Delivery) error {
+			got.add(d)
+			if d.ID == "held" && d.Attempt == 1 {
+				held <- struct{}{}
+				select { // renewed once meanwhile
+				case <-time.After(2500 * time.Millisecond):
+				case <-ctx.Done():
+				}
+			}
+			return nil
+		})
+		// A worker with a true clock, busy with "held".
+		runWorker(t, newOn(t, r.Client, r.Prefix, reminders.WithLease(lease), reminders.WithConcurrency(1)), h)
+		require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "held", Kind: "k", DueAt: time.Now()}))
+		<-held
+
+		var clock steppedWallClock
+		stepped := newOn(t, r.NewClient(t), r.Prefix, reminders.WithLease(lease), reminders.WithClock(clock.now))
+		runWorker(t, stepped, h)
+		require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm-up", Kind: "k", DueAt: time.Now()}))
+		require.Eventually(t, func() bool { return got.count("warm-up") == 1 }, 5*time.Second, 5*time.Millisecond,
+			"the stepped worker has measured Redis time")
+		clock.step.Store(int64(time.Minute))
+
+		require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "target", Kind: "k", DueAt: time.Now().Add(time.Second)}))
+		require.Eventually(t, func() bool { return got.count("target") == 1 }, 10*time.Second, 5*time.Millisecond)
+		assertNotEarly(t, &got)
+		require.Eventually(t, func() bool {
+			_, err := s.Get(bg(t), "held")
+			return errors.Is(err, reminders.ErrNotFound)
+		}, 10*time.Second, 10*time.Millisecond, "held acknowledged")
+		assert.Equal(t, 1, got.count("held"), "a live lease was not taken back")
+	})
+	t.Run("back", func(t *testing.T) {
+		t.Parallel()
+		r, s := newRedis(t)
+		var clock steppedWallClock
+		var got deliveries
+		runWorker(t, newOn(t, r.Client, r.Prefix, reminders.WithClock(clock.now)), record(&got))
+		require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm-up", Kind: "k", DueAt: time.Now()}))
+		got.waitN(t, 1, 5*time.Second)
+		clock.step.Store(int64(-time.Minute))
+
+		due := time.Now().Add(300 * time.Millisecond)
+		require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "target", Kind: "k", DueAt: due}))
+		// Not a minute late, nor the 30s until the next measurement.
+		got.waitN(t, 2, 5*time.Second)
+		assertNotEarly(t, &got)
+	})
+}
+
+// TestRedisClockBehindEstimate: Redis's own clock falls a minute behind
+// what the worker measured (as after a failover to a master whose clock is
+// behind; miniredis can set its TIME). The worker does not deliver by its
+// estimate: a reminder is not due until Redis TIME says so. The worker
+// measures again and warns.
+func TestRedisClockBehindEstimate(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	r, s := newRedis(t, reminders.WithLogger(slog.New(logs)))
+	if r.Mini == nil {
+		t.Skip("needs miniredis, whose TIME can be set")
+	}
+	var got deliveries
+	runWorker(t, s, record(&got))
+	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm-up", Kind: "k", DueAt: time.Now()}))
+	got.waitN(t, 1, 5*time.Second)
+
+	behind := time.Now().Add(-time.Minute)
+	r.Mini.SetTime(behind) // TIME reads this from now on
+	due := time.Now().Add(200 * time.Millisecond)
+	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "target", Kind: "k", DueAt: due}))
+	time.Sleep(1500 * time.Millisecond)
+	assert.Zero(t, got.count("target"), "delivered by the worker's estimate, before Redis TIME reached its DueAt")
+	assert.NotEmpty(t, logs.find(slog.LevelWarn, "Redis time is behind"))
+
+	r.Mini.SetTime(time.Time{}) // Redis time jumps forward (to the true time)
+	got.waitN(t, 2, 5*time.Second)
+	assertNotEarly(t, &got)
 }
 
 // TestRedisLeaseShorterThanDelayAndHandler: a 1s lease, a reminder due in

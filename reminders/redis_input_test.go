@@ -45,6 +45,25 @@ func TestRedisBadInput(t *testing.T) {
 			_, err := reminders.NewRedisScheduler(nil)
 			return err
 		}(),
+		// Typed nils pass a "client == nil" check and panic at first use.
+		"NewRedisScheduler(*redis.Client nil)": func() error {
+			_, err := reminders.NewRedisScheduler((*redis.Client)(nil))
+			return err
+		}(),
+		"NewRedisScheduler(*redis.ClusterClient nil)": func() error {
+			_, err := reminders.NewRedisScheduler((*redis.ClusterClient)(nil))
+			return err
+		}(),
+		"NewRedisScheduler(*redis.Ring nil)": func() error {
+			_, err := reminders.NewRedisScheduler((*redis.Ring)(nil))
+			return err
+		}(),
+		"Run(nil HandlerFunc)": s.Run(ctx, reminders.HandlerFunc(nil)),
+		"Run(nil *Mux)":        s.Run(ctx, (*reminders.Mux)(nil)),
+		"WithObserver(nil ObserverFunc)": func() error {
+			_, err := reminders.NewRedisScheduler(r.Client, reminders.WithObserver(reminders.ObserverFunc(nil)))
+			return err
+		}(),
 		"WithShards": func() error {
 			_, err := reminders.NewRedisScheduler(r.Client, reminders.WithShards(0))
 			return err

@@ -105,40 +105,104 @@ func (s *RedisScheduler) Stats(ctx context.Context) (Stats, error) {
 // maxDeadList bounds Dead's limit.
 const maxDeadList = 10000
 
+// deadBatch and deadBytes bound one dead script call: IDs read, and record
+// bytes (a call stops after the record that reaches it).
+const (
+	deadBatch = 100
+	deadBytes = 1 << 20
+)
+
 // Dead lists up to limit (1..10000) dead reminders, oldest death first,
 // over all shards. A record that cannot be decoded is listed with its ID,
 // LastError and DiedAt only. It returns an error wrapping ErrInvalid for a
 // limit out of range and ErrUnavailable when Redis fails or ctx ends first.
+//
+// It reads the oldest IDs of each shard (up to limit per shard, IDs and
+// times only), keeps the oldest limit of them all, then reads their records
+// in script calls of at most 100 reminders and about 1 MiB each, so that
+// large payloads never make one call long; a round trip carries one call
+// per shard. It is not one snapshot: a reminder requeued or rescheduled
+// meanwhile is left out.
 func (s *RedisScheduler) Dead(ctx context.Context, limit int) ([]DeadReminder, error) {
 	if limit < 1 || limit > maxDeadList {
 		return nil, fmt.Errorf("%w: Dead: limit %d, want 1..%d", ErrInvalid, limit, maxDeadList)
 	}
-	calls := make([]*scriptCall, len(s.keys))
-	for i, k := range s.keys {
-		calls[i] = &scriptCall{script: scriptDead, keys: k.all(), args: []any{limit}}
-	}
-	if err := runPipelined(ctx, s.client, calls); err != nil {
+	ids, err := s.oldestDead(ctx, limit)
+	if err != nil {
 		return nil, err
 	}
 	var out []DeadReminder
-	for _, sc := range calls {
-		res, _ := sc.cmd.Slice()
-		for i := 0; i+3 < len(res); i += 4 {
-			id := str(res[i])
-			d := DeadReminder{LastError: str(res[i+3]), DiedAt: scoreTime(res[i+1])}
-			if rec, err := parseRecord(str(res[i+2])); err == nil {
-				d.Reminder, d.Attempts = rec.reminder(id), rec.attempt
-			} else {
-				d.ID = id
+	for len(ids) > 0 {
+		var calls []*scriptCall
+		var shards []int // shards[i] is the shard of calls[i]
+		for sh, list := range ids {
+			args := []any{deadBytes}
+			for _, id := range list[:min(len(list), deadBatch)] {
+				args = append(args, id)
 			}
-			out = append(out, d)
+			calls = append(calls, &scriptCall{script: scriptDead, keys: s.keys[sh].all(), args: args})
+			shards = append(shards, sh)
+		}
+		if err := runPipelined(ctx, s.client, calls); err != nil {
+			return nil, err
+		}
+		for i, sc := range calls {
+			sh := shards[i]
+			res, _ := sc.cmd.Slice()
+			read := 0
+			for j := 0; j+3 < len(res); j += 4 {
+				read++
+				if res[j+1] == nil {
+					continue // no longer dead
+				}
+				id := str(res[j])
+				d := DeadReminder{LastError: str(res[j+3]), DiedAt: scoreTime(res[j+1])}
+				if rec, err := parseRecord(str(res[j+2])); err == nil {
+					d.Reminder, d.Attempts = rec.reminder(id), rec.attempt
+				} else {
+					d.ID = id
+				}
+				out = append(out, d)
+			}
+			if read == 0 { // a reply without rows: never loop on it
+				return nil, unavailable(fmt.Errorf("dead: unexpected reply %v", res))
+			}
+			if ids[sh] = ids[sh][min(read, len(ids[sh])):]; len(ids[sh]) == 0 {
+				delete(ids, sh)
+			}
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].DiedAt.Before(out[j].DiedAt) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
 	return out, nil
+}
+
+// oldestDead returns the IDs of the oldest limit dead reminders over all
+// shards, by shard: one ZRANGE per shard, in one pipeline.
+func (s *RedisScheduler) oldestDead(ctx context.Context, limit int) (map[int][]string, error) {
+	pipe := s.client.Pipeline()
+	cmds := make([]*redis.ZSliceCmd, len(s.keys))
+	for i, k := range s.keys {
+		cmds[i] = pipe.ZRangeWithScores(ctx, k.dead, 0, int64(limit-1))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, unavailable(err)
+	}
+	type entry struct {
+		shard int
+		z     redis.Z
+	}
+	var all []entry
+	for sh, c := range cmds {
+		for _, z := range c.Val() {
+			all = append(all, entry{sh, z})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].z.Score < all[j].z.Score })
+	ids := make(map[int][]string)
+	for _, e := range all[:min(len(all), limit)] {
+		ids[e.shard] = append(ids[e.shard], str(e.z.Member))
+	}
+	return ids, nil
 }
 
 // Requeue moves a dead reminder back to pending with attempt 1 and no

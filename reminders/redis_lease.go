@@ -14,7 +14,8 @@ const extendChunk = 256
 // for as long as it runs and the worker lives. A claim the script reports
 // lost (the reminder was rescheduled, cancelled or taken back), or whose
 // lease passed while Redis could not be reached, is marked lost: its
-// handler's context is cancelled and its outcome ignored.
+// handler's context is cancelled and its outcome ignored. Once a handler
+// returned, its lease is left to run out (see claim.finished).
 func (w *worker) keepLeases(ctx context.Context) {
 	t := time.NewTicker(w.o.lease / 3)
 	defer t.Stop()
@@ -29,7 +30,7 @@ func (w *worker) keepLeases(ctx context.Context) {
 }
 
 func (w *worker) renew(ctx context.Context) {
-	byShard := w.liveClaims()
+	byShard := w.runningClaims((*claim).running)
 	var calls []*scriptCall
 	var owners [][]*claim
 	var deadlines []int64
@@ -69,13 +70,13 @@ func (w *worker) renew(ctx context.Context) {
 	}
 }
 
-// liveClaims groups the claims not yet lost by shard.
-func (w *worker) liveClaims() map[int][]*claim {
+// runningClaims groups by shard the claims for which pick is true.
+func (w *worker) runningClaims(pick func(*claim) bool) map[int][]*claim {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	byShard := make(map[int][]*claim)
 	for c := range w.inflight {
-		if !c.lost.Load() {
+		if pick(c) {
 			byShard[c.shard] = append(byShard[c.shard], c)
 		}
 	}
@@ -92,18 +93,17 @@ func (w *worker) lost(ctx context.Context, c *claim, why string) {
 		slog.String("reason", why))
 }
 
-// release hands the claims still running back at shutdown, due at once for
-// other workers, and marks them lost so that their late outcomes are
-// ignored (the release gave them a new version anyway). If Redis cannot be
-// reached, their leases expire and they are taken back then.
+// release hands the claims whose handlers still run back at shutdown, due
+// at once for other workers, and marks them lost so that their late
+// outcomes are ignored (the release gave them a new version anyway). A
+// handler that returned before is not released: its outcome is on its way
+// (see claim.loseIfRunning). If Redis cannot be reached, the leases expire
+// and the reminders are taken back then.
 func (w *worker) release() {
-	byShard := w.liveClaims()
+	byShard := w.runningClaims((*claim).loseIfRunning)
 	var calls []*scriptCall
 	total := 0
 	for sh, cs := range byShard {
-		for _, c := range cs {
-			c.lost.Store(true)
-		}
 		total += len(cs)
 		for len(cs) > 0 {
 			n := min(len(cs), extendChunk)

@@ -46,12 +46,18 @@ const (
 // that cannot be decoded goes to the dead set as "corrupt" without
 // reaching h.
 //
-// A reminder is never handed to h before its DueAt by the Redis clock: due
-// times are judged in Redis server time (the local clock corrected by a
-// measured offset, erring late by the measurement's uncertainty) and
-// checked again just before h is called. The worker sleeps until the
-// earliest due time it knows, at most pollCap (1s), and is woken at once by
-// a Schedule that makes a reminder the earliest of its shard, so lateness is
+// A reminder is never handed to h before its DueAt by the Redis clock. The
+// worker estimates each shard's Redis time from a TIME measurement (every
+// 30s, and again after a Redis error) plus the local monotonic time
+// elapsed since, erring late by a round trip; a host wall clock that is
+// off, or stepped by NTP, changes nothing. The claim script never looks
+// past the server's own TIME either, so an estimate gone wrong (a failover
+// to a master whose clock is behind) delays claims, never hastens them.
+// The script reports that TIME, and the worker measures again when its
+// estimate is ahead of it, or behind by more than a second (a failover to
+// a master whose clock is ahead). The worker sleeps until the earliest due
+// time it knows, at most pollCap (1s), and is woken at once by a Schedule
+// that makes a reminder the earliest of its shard, so lateness is
 // milliseconds.
 //
 // If a reminder is rescheduled or cancelled while h runs, or its lease is
@@ -61,7 +67,10 @@ const (
 // When ctx ends, Run stops claiming, waits up to WithShutdownTimeout for
 // running handlers, then releases the reminders still running (they are due
 // again at once, for other workers, with the same attempt) and cancels
-// their contexts. It returns nil once every handler has returned, so a
+// their contexts. A handler that returned before then is not released:
+// its outcome is recorded. Run returns nil once every handler has returned
+// and its outcome is recorded or given up (an outcome Redis keeps refusing
+// is given up when the lease runs out, which then redelivers it), so a
 // handler that ignores its context delays it. Handlers' contexts carry
 // ctx's values.
 //
@@ -69,7 +78,7 @@ const (
 // logs; it does not return. It returns an error, wrapping ErrInvalid, only
 // when it cannot start (a nil handler).
 func (s *RedisScheduler) Run(ctx context.Context, h Handler) error {
-	if h == nil {
+	if isNilValue(h) {
 		return fmt.Errorf("%w: Run: nil handler", ErrInvalid)
 	}
 	w := &worker{
@@ -108,11 +117,12 @@ func (s *RedisScheduler) Run(ctx context.Context, h Handler) error {
 
 // worker is one Run call.
 type worker struct {
-	s     *RedisScheduler
-	o     *options
-	h     Handler
-	log   *slog.Logger
-	clock *redisClock
+	s      *RedisScheduler
+	o      *options
+	h      Handler
+	log    *slog.Logger
+	clock  *redisClock
+	skewed bool // the host clock was off at the last measurement (loop goroutine only)
 
 	base         context.Context // handlers' parent: ctx's values, our cancellation
 	stopHandlers context.CancelFunc
@@ -153,6 +163,9 @@ func (w *worker) loop(ctx context.Context, box *wakeBox, ready <-chan struct{}) 
 			if ctx.Err() != nil {
 				return
 			}
+			// A failing Redis may come back as another server (a failover
+			// to a replica), with another clock.
+			w.clock.remeasure()
 			fails++
 			d := retryDelay(fails)
 			w.log.LogAttrs(ctx, slog.LevelWarn, "reminders: Redis unreachable; worker retrying",
@@ -168,19 +181,24 @@ func (w *worker) loop(ctx context.Context, box *wakeBox, ready <-chan struct{}) 
 	}
 }
 
-// turn measures the clock when due, then claims from each shard that has
+// turn measures Redis time when due, then claims from each shard that has
 // something to do, starting at a rotating shard for fairness, while
 // handler slots are free.
 func (w *worker) turn(ctx context.Context, box *wakeBox, next []int64, looked []time.Time, turn int) error {
 	if w.clock.stale() {
 		mctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
-		err := w.clock.measure(mctx, w.s.client, w.s.keys)
+		skew, err := w.clock.measure(mctx, w.s.client, w.s.keys)
 		cancel()
-		if err != nil && !w.clock.ready() {
+		switch {
+		case err != nil && !w.clock.ready():
 			return err
-		}
-		if err != nil {
-			w.log.LogAttrs(ctx, slog.LevelWarn, "reminders: clock offset not refreshed", slog.Any("error", err))
+		case err != nil:
+			// Keep the previous measurement: claims stay safe (the claim
+			// script never looks past Redis TIME), and some shards may
+			// still answer.
+			w.log.LogAttrs(ctx, slog.LevelDebug, "reminders: Redis time not measured again", slog.Any("error", err))
+		default:
+			w.reportSkew(ctx, skew)
 		}
 	}
 	box.mergeInto(next)
@@ -259,9 +277,10 @@ func (w *worker) claim(ctx context.Context, sh, max int) (int64, error) {
 	if err != nil {
 		return 0, unavailable(err)
 	}
-	if len(res) != 5 {
+	if len(res) != 6 {
 		return 0, unavailable(fmt.Errorf("claim: unexpected reply %v", res))
 	}
+	w.checkEstimate(ctx, sh, now, str(res[5]))
 	claimed, _ := res[0].([]any)
 	for i := 0; i+1 < len(claimed); i += 2 {
 		id, _ := claimed[i].(string)

@@ -19,8 +19,9 @@ type Reminder struct {
 	// Kind selects the handler, for example "appointments.send_reminder";
 	// 1..256 bytes with no control characters.
 	Kind string
-	// DueAt is when the reminder becomes deliverable. It must not be zero;
-	// a time in the past means "as soon as possible". It is kept in Unix
+	// DueAt is when the reminder becomes deliverable. It must not be zero,
+	// and must lie within ±(2^53-1) ms of 1970 (about year ±287,000); a time
+	// in the past means "as soon as possible". It is kept in Unix
 	// milliseconds, rounded up, so a reminder is never delivered early.
 	DueAt time.Time
 	// Payload is opaque to the library (JSON by convention) and at most the

@@ -7,7 +7,9 @@ type Stats struct {
 	// Pending counts scheduled reminders not yet claimed, due or not
 	// (including retries waiting out their backoff).
 	Pending int64
-	// InFlight counts reminders claimed by a worker whose lease is held.
+	// InFlight counts claimed reminders not yet settled or taken back: the
+	// ones a worker holds, and any whose lease expired (the worker died)
+	// and that no worker has taken back yet; one that claims next does.
 	InFlight int64
 	// Dead counts reminders in the dead-letter set.
 	Dead int64

@@ -48,6 +48,12 @@ func (s suite) badInput(t *testing.T) {
 		{"LongKind", with(func(r *reminders.Reminder) { r.Kind = long }), "Kind"},
 		{"NULInKind", with(func(r *reminders.Reminder) { r.Kind = "a\x00b" }), "Kind"},
 		{"ZeroDueAt", with(func(r *reminders.Reminder) { r.DueAt = time.Time{} }), "DueAt"},
+		// Past what int64 Unix ms hold (year 292 million), UnixMilli wraps
+		// to a time long past: such a reminder must not be due at once.
+		{"FarFutureDueAt", with(func(r *reminders.Reminder) { r.DueAt = time.Date(300_000_000, 1, 1, 0, 0, 0, 0, time.UTC) }), "DueAt"},
+		{"FarPastDueAt", with(func(r *reminders.Reminder) { r.DueAt = time.Date(-300_000_000, 1, 1, 0, 0, 0, 0, time.UTC) }), "DueAt"},
+		// Past 2^53 ms, a Lua number or sorted-set score rounds it.
+		{"DueAtPastDoublePrecision", with(func(r *reminders.Reminder) { r.DueAt = time.UnixMilli(1 << 53) }), "DueAt"},
 		{"PayloadOverLimit", with(func(r *reminders.Reminder) { r.Payload = make([]byte, maxPayload+1) }), "Payload"},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)

@@ -5,16 +5,29 @@
 -- loops are bounded, so one call stays well under a millisecond however
 -- many reminders are due. A missing or unreadable record is dead-lettered
 -- as "corrupt" instead of claimed.
+--
+-- "Now" is the worker's estimate of this server's clock, but never later
+-- than the server's own TIME: an estimate gone wrong (a failover to a
+-- master whose clock is behind, a drifting host) makes a worker look too
+-- early and claim nothing, never deliver early or take a live lease. The
+-- server's time goes back to the worker, which measures again when its
+-- estimate is off. TIME in a script needs effects replication: the default
+-- since Redis 5, the only mode since 7.
 -- KEYS: due, rec, lease, dead, err, seq
--- ARGV[1]: now, Unix ms (Redis time, conservative); ARGV[2]: lease
--- deadline for new claims, Unix ms; ARGV[3]: most reminders to claim;
+-- ARGV[1]: now, Unix ms (the worker's conservative estimate); ARGV[2]:
+-- lease deadline for new claims, Unix ms; ARGV[3]: most reminders to claim;
 -- ARGV[4]: stop claiming once this many record bytes are taken;
 -- ARGV[5]: max attempts; ARGV[6]: most expired leases to take back
--- Returns: {claimed, retaken, dead, next due, next lease deadline} where
---   claimed is {id, record, ...}, retaken is {id, record, ...} (back to
---   due), dead is {id, reason, record or false, ...}, and the next times
---   are the earliest scores left in due and lease (false when empty).
-local now, deadline = ARGV[1], ARGV[2]
+-- Returns: {claimed, retaken, dead, next due, next lease deadline, server
+--   now} where claimed is {id, record, ...}, retaken is {id, record, ...}
+--   (back to due), dead is {id, reason, record or false, ...}, the next
+--   times are the earliest scores left in due and lease (false when
+--   empty), and server now is the server's TIME in Unix ms.
+local t = redis.call('TIME')
+local serverNow = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local now = ARGV[1]
+if tonumber(serverNow) < tonumber(now) then now = serverNow end
+local deadline = ARGV[2]
 local maxClaim, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
 local maxAttempts = tonumber(ARGV[5])
 local claimed, retaken, dead = {}, {}, {}
@@ -70,4 +83,5 @@ end
 local nextDue, nextLease = head(K.due), head(K.lease)
 return {claimed, retaken, dead,
   nextDue and string.format('%.0f', nextDue) or false,
-  nextLease and string.format('%.0f', nextLease) or false}
+  nextLease and string.format('%.0f', nextLease) or false,
+  serverNow}
