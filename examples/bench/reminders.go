@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// reminderResult is one system's reminder figures.
+type reminderResult struct {
+	System string `json:"system"`
+
+	// Schedule one reminder per call, cfg.ScheduleConc callers, due in an
+	// hour (no worker runs).
+	ScheduleN         int64   `json:"schedule_n"`
+	SchedulePerSec    float64 `json:"schedule_per_sec"`
+	ScheduleP50       float64 `json:"schedule_p50_ms"`
+	ScheduleP99       float64 `json:"schedule_p99_ms"`
+	ScheduleTripsPerR float64 `json:"schedule_round_trips_per_reminder"`
+
+	// Memory of the reminders the schedule phase left pending, per
+	// reminder: INFO used_memory delta, and MEMORY USAGE summed over the
+	// system's database.
+	MemoryPerPending      float64 `json:"memory_per_pending_bytes"`
+	MemoryUsagePerPending float64 `json:"memory_usage_per_pending_bytes"`
+
+	// Batch scheduling of the drain's input (all due at once), in batches
+	// of cfg.Batch, cfg.ScheduleConc callers; a system without a batch
+	// call schedules one per call (BatchAPI false).
+	BatchAPI       bool    `json:"batch_api"`
+	BatchN         int64   `json:"batch_n"`
+	BatchPerSec    float64 `json:"batch_per_sec"`
+	BatchTripsPerR float64 `json:"batch_round_trips_per_reminder"`
+
+	// Drain of BatchN due reminders with cfg.Handlers handlers.
+	DrainN          int64   `json:"drain_n"`
+	DrainPerSec     float64 `json:"drain_per_sec"`
+	DrainComplete   bool    `json:"drain_complete"`
+	DrainDuplicates int64   `json:"drain_duplicates"`
+	DrainSlowest    slowest `json:"drain_slowest_command"`
+
+	// Lateness at a steady cfg.Rate per second, due cfg offsets ahead.
+	SteadyScheduled  int64   `json:"steady_scheduled"`
+	SteadyDelivered  int64   `json:"steady_delivered"`
+	SteadyDuplicates int64   `json:"steady_duplicates"`
+	Lateness         summary `json:"lateness"`
+	Early            int     `json:"early"`
+
+	Errors []string `json:"errors,omitempty"`
+}
+
+func (r *reminderResult) fail(phase string, err error) {
+	r.Errors = append(r.Errors, phase+": "+err.Error())
+}
+
+// remindersBench runs the reminder phases for one system.
+type remindersBench struct {
+	cfg      config
+	sys      system
+	admin    *client // SLOWLOG and INFO, outside the measured client
+	progress func(string)
+}
+
+// run measures one system; a failed phase is recorded in the result and
+// the next phase still runs, unless ctx ended.
+func (b *remindersBench) run(ctx context.Context) *reminderResult {
+	res := &reminderResult{System: b.sys.name()}
+	steps := []struct {
+		name string
+		fn   func(context.Context, *reminderResult) error
+	}{
+		{"schedule", b.scheduleOne},
+		{"batch", b.scheduleBatch},
+		{"drain", b.drain},
+		{"steady", b.steady},
+	}
+	for _, s := range steps {
+		if ctx.Err() != nil {
+			res.fail(s.name, ctx.Err())
+			break
+		}
+		b.progress(fmt.Sprintf("reminders: %s %s", b.sys.name(), s.name))
+		if err := s.fn(ctx, res); err != nil {
+			res.fail(s.name, err)
+		}
+	}
+	return res
+}
+
+// reminderID is the idempotency key of reminder seq of a phase.
+func reminderID(phase string, seq int64) string {
+	return "appointment:" + phase + ":" + strconv.FormatInt(seq, 10)
+}
+
+// scheduleOne schedules cfg.Reminders reminders one per call, due in an
+// hour, and measures the memory they take while pending.
+func (b *remindersBench) scheduleOne(ctx context.Context, res *reminderResult) error {
+	c := b.sys.client()
+	if err := c.FlushDB(ctx).Err(); err != nil {
+		return err
+	}
+	// Load the scripts first, so the memory delta below holds reminders
+	// only.
+	warm := job{id: "warm", due: time.Now().Add(time.Hour), payload: encodePayload(0, time.Now())}
+	if err := b.sys.schedule(ctx, warm); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	if err := c.FlushDB(ctx).Err(); err != nil {
+		return err
+	}
+	mem0, err := usedMemory(ctx, b.admin)
+	if err != nil {
+		return err
+	}
+	due := time.Now().Add(time.Hour)
+	var next atomic.Int64
+	load := runLoad(ctx, b.cfg.ScheduleConc, b.cfg.PhaseTimeout, int64(b.cfg.Reminders), c.rt, func(ctx context.Context, _ int) error {
+		seq := next.Add(1) - 1
+		return b.sys.schedule(ctx, job{id: reminderID("one", seq), due: due, payload: encodePayload(int(seq), due)})
+	})
+	sum := summarize(load.Lat)
+	res.ScheduleN, res.SchedulePerSec = load.Ops, load.opsPerSec()
+	res.ScheduleP50, res.ScheduleP99, res.ScheduleTripsPerR = sum.P50, sum.P99, load.tripsPerOp()
+	if load.Err != nil {
+		return load.Err
+	}
+	mem1, err := usedMemory(ctx, b.admin)
+	if err != nil {
+		return err
+	}
+	usage, err := dbMemoryUsage(ctx, c)
+	if err != nil {
+		return err
+	}
+	res.MemoryPerPending = ratio(float64(mem1-mem0), float64(load.Ops))
+	res.MemoryUsagePerPending = ratio(float64(usage), float64(load.Ops))
+	return c.FlushDB(ctx).Err()
+}
+
+// scheduleBatch writes the drain's input: cfg.Reminders reminders all due
+// at the same instant, which has passed when the drain starts.
+func (b *remindersBench) scheduleBatch(ctx context.Context, res *reminderResult) error {
+	c := b.sys.client()
+	due := time.Now()
+	n := b.cfg.Reminders
+	batches := (n + b.cfg.Batch - 1) / b.cfg.Batch
+	mk := func(seq int) job {
+		return job{id: reminderID("drain", int64(seq)), due: due, payload: encodePayload(seq, due)}
+	}
+	bs, ok := b.sys.(batcher)
+	res.BatchAPI = ok
+	var load loadResult
+	var next atomic.Int64
+	if ok {
+		load = runLoad(ctx, b.cfg.ScheduleConc, b.cfg.PhaseTimeout, int64(batches), c.rt, func(ctx context.Context, _ int) error {
+			first := int(next.Add(1)-1) * b.cfg.Batch
+			js := make([]job, 0, b.cfg.Batch)
+			for seq := first; seq < min(first+b.cfg.Batch, n); seq++ {
+				js = append(js, mk(seq))
+			}
+			return bs.scheduleBatch(ctx, js)
+		})
+		// Count reminders, not calls; the last batch may be short.
+		load.Ops = min(load.Ops*int64(b.cfg.Batch), int64(n))
+	} else {
+		load = runLoad(ctx, b.cfg.ScheduleConc, b.cfg.PhaseTimeout, int64(n), c.rt, func(ctx context.Context, _ int) error {
+			return b.sys.schedule(ctx, mk(int(next.Add(1)-1)))
+		})
+	}
+	res.BatchN, res.BatchPerSec, res.BatchTripsPerR = load.Ops, load.opsPerSec(), load.tripsPerOp()
+	return load.Err
+}
+
+// drain starts cfg.Handlers handlers on the reminders scheduleBatch left,
+// all due, and times until the last was delivered, watching SLOWLOG.
+func (b *remindersBench) drain(ctx context.Context, res *reminderResult) error {
+	c := b.sys.client()
+	defer c.FlushDB(context.WithoutCancel(ctx))
+	if res.BatchN == 0 {
+		return errors.New("nothing to drain")
+	}
+	d := newDeliveries(int(res.BatchN))
+	watch, err := newSlowWatch(ctx, b.admin, c.Options().ClientName, b.cfg.SlowlogLen)
+	if err != nil {
+		return err
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	watchErr := make(chan error, 1)
+	go func() { watchErr <- watch.every(wctx, 100*time.Millisecond) }()
+
+	begin := time.Now()
+	stop, err := b.sys.start(b.cfg.Handlers, d.handle)
+	if err != nil {
+		stopWatch()
+		<-watchErr
+		return err
+	}
+	res.DrainComplete = d.wait(b.cfg.PhaseTimeout)
+	elapsed := time.Since(begin)
+	res.DrainN = d.count.Load()
+	res.DrainPerSec = ratio(float64(res.DrainN), elapsed.Seconds())
+	stopErr := stop()
+	stopWatch()
+	werr := <-watchErr
+	res.DrainDuplicates = d.duplicates.Load()
+	res.DrainSlowest = watch.best
+	if !res.DrainComplete {
+		return fmt.Errorf("%d of %d delivered in %s", res.DrainN, res.BatchN, b.cfg.PhaseTimeout)
+	}
+	if n := d.bad.Load(); n > 0 {
+		return fmt.Errorf("%d deliveries had a foreign payload", n)
+	}
+	return errors.Join(stopErr, werr)
+}
+
+// steady schedules cfg.Rate reminders per second for cfg.SteadyDuration
+// while handlers run, each due a random sub-second offset after it is
+// scheduled, and records each one's lateness.
+func (b *remindersBench) steady(ctx context.Context, res *reminderResult) error {
+	c := b.sys.client()
+	if err := c.FlushDB(ctx).Err(); err != nil {
+		return err
+	}
+	defer c.FlushDB(context.WithoutCancel(ctx))
+	total := int(float64(b.cfg.Rate) * b.cfg.SteadyDuration.Seconds())
+	d := newDeliveries(total)
+	stop, err := b.sys.start(b.cfg.Handlers, d.handle)
+	if err != nil {
+		return err
+	}
+	// The same offsets for every system: a fixed seed.
+	offsets := make([]time.Duration, total)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range offsets {
+		offsets[i] = b.cfg.MinOffset + time.Duration(rng.Int64N(int64(b.cfg.MaxOffset-b.cfg.MinOffset)))
+	}
+	// A few producers share the beat, so that one slow call does not hold
+	// back the next reminders.
+	const producers = 4
+	interval := time.Second / time.Duration(b.cfg.Rate)
+	begin := time.Now()
+	var (
+		wg        sync.WaitGroup
+		scheduled atomic.Int64
+		firstErr  atomic.Pointer[error]
+	)
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := p; i < total && ctx.Err() == nil; i += producers {
+				time.Sleep(time.Until(begin.Add(time.Duration(i) * interval)))
+				due := time.Now().Add(offsets[i])
+				err := b.sys.schedule(ctx, job{id: reminderID("steady", int64(i)), due: due, payload: encodePayload(i, due)})
+				if err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					return
+				}
+				scheduled.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	complete := d.wait(b.cfg.MaxOffset + b.cfg.LateGrace)
+	stopErr := stop()
+	late, early := d.lateness()
+	res.SteadyScheduled, res.SteadyDelivered = scheduled.Load(), d.count.Load()
+	res.SteadyDuplicates = d.duplicates.Load()
+	res.Lateness, res.Early = summarize(late), early
+	if p := firstErr.Load(); p != nil {
+		return *p
+	}
+	if !complete {
+		return fmt.Errorf("%d of %d delivered within %s of the last due time", res.SteadyDelivered, total, b.cfg.MaxOffset+b.cfg.LateGrace)
+	}
+	return stopErr
+}

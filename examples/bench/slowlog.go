@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// slowlogConfig is the server's SLOWLOG setting, saved to be restored: the
+// benchmark lowers the threshold while it runs so that the longest command
+// of a drain is logged even when it is well under Redis's default 10 ms.
+type slowlogConfig struct {
+	slowerThan string // slowlog-log-slower-than, microseconds
+	maxLen     string // slowlog-max-len, entries
+}
+
+// lowerSlowlog logs every command that runs for threshold or longer and
+// keeps up to maxLen entries. It returns the previous setting.
+func lowerSlowlog(ctx context.Context, c *client, threshold time.Duration, maxLen int) (slowlogConfig, error) {
+	var old slowlogConfig
+	for name, dst := range map[string]*string{"slowlog-log-slower-than": &old.slowerThan, "slowlog-max-len": &old.maxLen} {
+		m, err := c.ConfigGet(ctx, name).Result()
+		if err != nil {
+			return old, fmt.Errorf("CONFIG GET %s: %w", name, err)
+		}
+		*dst = m[name]
+	}
+	us := strconv.FormatInt(threshold.Microseconds(), 10)
+	if err := c.ConfigSet(ctx, "slowlog-log-slower-than", us).Err(); err != nil {
+		return old, fmt.Errorf("CONFIG SET slowlog-log-slower-than: %w", err)
+	}
+	if err := c.ConfigSet(ctx, "slowlog-max-len", strconv.Itoa(maxLen)).Err(); err != nil {
+		return old, fmt.Errorf("CONFIG SET slowlog-max-len: %w", err)
+	}
+	return old, nil
+}
+
+// restore puts the saved setting back.
+func (s slowlogConfig) restore(ctx context.Context, c *client) error {
+	if s.slowerThan != "" {
+		if err := c.ConfigSet(ctx, "slowlog-log-slower-than", s.slowerThan).Err(); err != nil {
+			return err
+		}
+	}
+	if s.maxLen != "" {
+		return c.ConfigSet(ctx, "slowlog-max-len", s.maxLen).Err()
+	}
+	return nil
+}
+
+// slowest is the longest SLOWLOG entry of one phase.
+type slowest struct {
+	// Micros is the command's execution time in microseconds (0: no
+	// command reached the threshold).
+	Micros int64 `json:"us"`
+	// Command is the command name and its first argument (a script's SHA
+	// or a key), for finding it.
+	Command string `json:"command,omitempty"`
+	// Logged counts the phase's commands at or over the threshold.
+	Logged int `json:"logged"`
+	// Missed is set when entries may have rotated out of the log between
+	// two polls, so the maximum may be higher than reported.
+	Missed bool `json:"missed,omitempty"`
+}
+
+// slowWatch follows SLOWLOG during a phase, keeping the longest entry made
+// by connections named name. SLOWLOG is server-wide; the name (CLIENT
+// SETNAME) keeps other clients of a shared server out of the figure.
+type slowWatch struct {
+	admin  *client
+	name   string
+	maxLen int
+	lastID int64
+	best   slowest
+}
+
+// newSlowWatch starts watching: entries already in the log are ignored.
+func newSlowWatch(ctx context.Context, admin *client, name string, maxLen int) (*slowWatch, error) {
+	w := &slowWatch{admin: admin, name: name, maxLen: maxLen, lastID: -1}
+	entries, err := admin.SlowLogGet(ctx, 1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("SLOWLOG GET: %w", err)
+	}
+	if len(entries) > 0 {
+		w.lastID = entries[0].ID
+	}
+	return w, nil
+}
+
+// poll reads the entries logged since the last poll.
+func (w *slowWatch) poll(ctx context.Context) error {
+	entries, err := w.admin.SlowLogGet(ctx, int64(w.maxLen)).Result()
+	if err != nil {
+		return fmt.Errorf("SLOWLOG GET: %w", err)
+	}
+	// Newest first. If the oldest returned entry is not the one right
+	// after the last seen, some rotated out unseen.
+	if n := len(entries); n == w.maxLen && entries[n-1].ID > w.lastID+1 {
+		w.best.Missed = true
+	}
+	top := w.lastID
+	for _, e := range entries {
+		if e.ID <= w.lastID {
+			break
+		}
+		top = max(top, e.ID)
+		if e.ClientName != w.name {
+			continue
+		}
+		w.best.Logged++
+		if us := e.Duration.Microseconds(); us > w.best.Micros {
+			w.best.Micros = us
+			w.best.Command = strings.Join(e.Args[:min(len(e.Args), 2)], " ")
+		}
+	}
+	w.lastID = top
+	return nil
+}
+
+// every polls each period until ctx ends, then once more, and returns the
+// first error.
+func (w *slowWatch) every(ctx context.Context, period time.Duration) error {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return w.poll(pctx)
+		case <-t.C:
+			if err := w.poll(ctx); err != nil && ctx.Err() == nil {
+				return err
+			}
+		}
+	}
+}
