@@ -14,10 +14,13 @@ import (
 	"github.com/sytefy/kit/reminders"
 )
 
-// Option configures a collector. One option list serves every constructor
-// in this package: an option a collector does not use is accepted and
-// ignored (WithStatsTimeout on Sessions, for example), so an application
-// can build all its collectors from one list.
+// Option configures a collector (NewReminders, NewReminderStats,
+// NewSessions). One option list serves every constructor in this package:
+// an option a collector does not use is accepted and ignored
+// (WithStatsTimeout on Sessions, for example), so an application can build
+// all its collectors from one list. Nil options are ignored. WithKinds
+// given twice declares the kinds of both; any other option given twice
+// takes the last value.
 type Option func(*options) error
 
 type options struct {
@@ -30,9 +33,13 @@ type options struct {
 	logger          *slog.Logger
 }
 
-// Defaults, as documented on each option.
+// Defaults of the options.
 const (
-	DefaultNamespace    = "kit"
+	// DefaultNamespace is the first component of every metric name
+	// (WithNamespace).
+	DefaultNamespace = "kit"
+	// DefaultStatsTimeout is how long a ReminderStats scrape waits for its
+	// StatsSource, 1s (WithStatsTimeout).
 	DefaultStatsTimeout = time.Second
 )
 

@@ -17,6 +17,8 @@ import (
 // Stats must honour ctx; ReminderStats never waits past its timeout
 // either way.
 type StatsSource interface {
+	// Stats returns the current counts, over all shards and per shard,
+	// as reminders.RedisScheduler.Stats does.
 	Stats(ctx context.Context) (reminders.Stats, error)
 }
 
@@ -27,7 +29,7 @@ type StatsSource interface {
 // Metrics, with the default namespace "kit":
 //
 //	kit_reminders_pending{shard}         gauge: reminders stored and not yet claimed, due or not
-//	kit_reminders_in_flight{shard}       gauge: reminders claimed by a worker whose lease is held
+//	kit_reminders_in_flight{shard}       gauge: reminders claimed and not yet settled or taken back
 //	kit_reminders_dead{shard}            gauge: reminders in the dead-letter set
 //	kit_reminders_stats_up               gauge: 1 if this scrape read the counts, 0 if not
 //	kit_reminders_stats_errors_total     counter: scrapes whose read failed or timed out
@@ -84,7 +86,7 @@ func NewReminderStats(src StatsSource, opts ...Option) (*ReminderStats, error) {
 		timeout:  o.statsTimeout,
 		logger:   o.logger,
 		pending:  gauge("pending", "Reminders stored and not yet claimed, due or not."),
-		inFlight: gauge("in_flight", "Reminders claimed by a worker whose lease is held."),
+		inFlight: gauge("in_flight", "Reminders claimed by a worker and not yet settled or taken back."),
 		dead:     gauge("dead", "Reminders in the dead-letter set."),
 		up: prometheus.NewDesc(name("stats_up"),
 			"1 if this scrape read the reminder counts, 0 if the read failed or timed out.", nil, o.constLabels),

@@ -55,7 +55,7 @@ func TestReminderStatsReportsEachShard(t *testing.T) {
 # TYPE kit_reminders_pending gauge
 kit_reminders_pending{shard="0"} 3
 kit_reminders_pending{shard="1"} 4
-# HELP kit_reminders_in_flight Reminders claimed by a worker whose lease is held.
+# HELP kit_reminders_in_flight Reminders claimed by a worker and not yet settled or taken back.
 # TYPE kit_reminders_in_flight gauge
 kit_reminders_in_flight{shard="0"} 2
 kit_reminders_in_flight{shard="1"} 0

@@ -5,13 +5,19 @@ import (
 	"time"
 )
 
-// backoffDelay is the pause before retry n (from 1), as WithBackoff
-// documents: drawn uniformly from [0, ceiling], both ends included, where
-// the ceiling is min(max, min·2^(n-1)) ("full jitter", so that reminders
-// failing together do not retry in step), and raised to 1ms. Both
-// backends use it.
+// backoffDelay is the pause before retry n (from 1), the one function both
+// backends draw it with, as WithBackoff documents: uniform in [0, ceiling],
+// both ends included ("full jitter", so that reminders failing together do
+// not retry in step), raised to 1ms.
 func backoffDelay(o *options, n int) time.Duration {
-	// Double from min up to max: at most ~60 steps, never overflowing.
+	return max(fullJitter(backoffCeiling(o, n)), time.Millisecond)
+}
+
+// backoffCeiling is min(max, min·2^(n-1)) for retry n (from 1). It never
+// overflows, whatever the options hold (WithBackoff caps max at
+// MaxBackoff, but this does not rely on it): the ceiling doubles only
+// while it is at most half of max, so at most ~63 times.
+func backoffCeiling(o *options, n int) time.Duration {
 	ceiling := o.backoffMin
 	for i := 1; i < n && ceiling < o.backoffMax; i++ {
 		if ceiling > o.backoffMax/2 {
@@ -20,7 +26,15 @@ func backoffDelay(o *options, n int) time.Duration {
 			ceiling *= 2
 		}
 	}
-	// In uint64, ceiling+1 cannot overflow even when max is the largest
-	// Duration; the draw is at most ceiling, so it fits back.
-	return max(time.Duration(rand.Uint64N(uint64(ceiling)+1)), time.Millisecond)
+	return ceiling
+}
+
+// fullJitter draws uniformly from [0, ceiling], both ends included. The
+// draw is made in uint64, where ceiling+1 fits even for the largest
+// Duration (in int64 it would overflow, and rand.Int64N panic).
+func fullJitter(ceiling time.Duration) time.Duration {
+	if ceiling <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Uint64N(uint64(ceiling) + 1))
 }

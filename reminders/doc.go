@@ -29,9 +29,11 @@
 // due again and another worker delivers it, as attempt+1.
 //
 // A failed attempt (an error, a panic, a Kind the Mux does not know) is
-// retried after a backoff: exponential from the minimum to the maximum of
-// [WithBackoff], with full jitter (a uniform draw below that ceiling), so
-// that reminders failing together do not retry together. After
+// retried after a backoff: a ceiling exponential from the minimum to the
+// maximum of [WithBackoff] (at most [MaxBackoff], 24h), with full jitter
+// (a uniform draw from zero to the ceiling, both included, the same on
+// both backends), so that reminders failing together do not retry
+// together. After
 // [WithMaxRetries] retries (default 3) the reminder is a dead letter: it is
 // kept in a dead set with its last error, where [RedisScheduler.Dead]
 // lists it and [RedisScheduler.Requeue] schedules it again.

@@ -52,8 +52,8 @@ func NewEagerScheduler(h Handler, opts ...Option) (*EagerScheduler, error) {
 //   - nil when an attempt succeeded;
 //   - an error wrapping ErrInvalid, naming the field, for bad input (the
 //     handler is not called);
-//   - an error wrapping the last attempt's error, and naming that attempt,
-//     when the retries are spent;
+//   - an error wrapping ErrHandlerFailed and the last attempt's error, and
+//     naming that attempt, when the retries are spent;
 //   - an error wrapping both ErrUnavailable and ctx.Err() when ctx ended
 //     before an attempt could start (before the first, or while waiting to
 //     retry); if an attempt had failed, the error wraps its error too.
@@ -94,8 +94,8 @@ func (s *EagerScheduler) Schedule(ctx context.Context, r Reminder) error {
 	// letter so that metrics mean the same on both backends.
 	s.observe(Event{Type: EventDead, ID: r.ID, Kind: r.Kind, Attempt: attempts, Err: lastErr})
 	s.log(ctx, slog.LevelError, "reminder failed, retries spent", r, attempts, lastErr)
-	return fmt.Errorf("reminders: reminder %q (kind %q) failed at attempt %d of %d: %w",
-		r.ID, r.Kind, attempts, attempts, lastErr)
+	return fmt.Errorf("%w: reminder %q (kind %q), attempt %d of %d: %w",
+		ErrHandlerFailed, r.ID, r.Kind, attempts, attempts, lastErr)
 }
 
 // attempt makes one delivery and reports its outcome; a panic becomes an

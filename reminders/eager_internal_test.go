@@ -29,7 +29,8 @@ func TestEagerDelay(t *testing.T) {
 		{10 * time.Millisecond, time.Second, 4, 80 * time.Millisecond},
 		{10 * time.Millisecond, time.Second, 8, time.Second},
 		{10 * time.Millisecond, time.Second, 1000, time.Second},
-		{time.Hour, 1<<63 - 1, 1000, 1<<63 - 1},
+		{time.Hour, MaxBackoff, 1000, MaxBackoff},
+		{MaxBackoff, MaxBackoff, 1, MaxBackoff},
 	}
 	for _, tc := range tests {
 		o, err := newOptions([]Option{WithBackoff(tc.min, tc.max)})
@@ -45,17 +46,50 @@ func TestEagerDelay(t *testing.T) {
 	}
 }
 
-// backoffDelay, shared by both backends: draws up to the ceiling without
-// overflowing when the ceiling is the largest Duration (a draw from
-// [0, ceiling+1) would overflow there and panic), and never below 1ms.
-func TestBackoffDelayLargestCeiling(t *testing.T) {
-	o, err := newOptions([]Option{WithBackoff(time.Hour, math.MaxInt64)})
-	require.NoError(t, err)
+// The ceiling doubles from min and stops at max, for any retry number,
+// without overflowing even at the largest Duration (which WithBackoff no
+// longer accepts: a draw from it crashed a worker).
+func TestBackoffCeiling(t *testing.T) {
+	tests := []struct {
+		min, max time.Duration
+		n        int
+		want     time.Duration
+	}{
+		{time.Second, 10 * time.Minute, 1, time.Second},
+		{time.Second, 10 * time.Minute, 2, 2 * time.Second},
+		{time.Second, 10 * time.Minute, 10, 512 * time.Second},
+		{time.Second, 10 * time.Minute, 11, 10 * time.Minute},
+		{time.Second, 10 * time.Minute, math.MaxInt, 10 * time.Minute},
+		{MaxBackoff, MaxBackoff, math.MaxInt, MaxBackoff},
+		{time.Hour, math.MaxInt64, 1000, math.MaxInt64},
+		{math.MaxInt64, math.MaxInt64, 2, math.MaxInt64},
+		{math.MaxInt64/2 + 1, math.MaxInt64, 2, math.MaxInt64},
+		{3, math.MaxInt64, 63, math.MaxInt64},
+	}
+	for _, tc := range tests {
+		o := &options{backoffMin: tc.min, backoffMax: tc.max}
+		assert.Equal(t, tc.want, backoffCeiling(o, tc.n), "min %d max %d retry %d", tc.min, tc.max, tc.n)
+	}
+}
+
+// fullJitter draws from [0, ceiling] with both ends included (the eager
+// scheduler used to draw from [0, ceiling)), and draws from the largest
+// Duration without panicking (rand.N(ceiling+1) overflowed there).
+func TestFullJitter(t *testing.T) {
+	seen := map[time.Duration]bool{}
+	for range 1000 {
+		d := fullJitter(2)
+		require.True(t, d >= 0 && d <= 2, "draw %d outside [0, 2]", d)
+		seen[d] = true
+	}
+	assert.Len(t, seen, 3, "0, 1 and 2 are all drawn")
+	assert.Zero(t, fullJitter(0))
+
 	var above bool
 	for range 200 {
-		d := backoffDelay(o, 1000) // ceiling: math.MaxInt64
-		require.GreaterOrEqual(t, d, time.Millisecond)
+		d := fullJitter(math.MaxInt64)
+		require.GreaterOrEqual(t, d, time.Duration(0))
 		above = above || d > math.MaxInt64/2
 	}
-	assert.True(t, above, "draws spread up to the ceiling")
+	assert.True(t, above, "draws spread up to the largest ceiling")
 }

@@ -42,8 +42,8 @@ func TestNewEagerSchedulerRejectsBadConfig(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-// The final error names the last attempt and wraps the handler's error,
-// so errors.Is works on it.
+// The final error names the last attempt and wraps ErrHandlerFailed and
+// the handler's error, so errors.Is works on both.
 func TestEagerFinalErrorWrapsHandlerError(t *testing.T) {
 	errDown := errors.New("smtp down")
 	var calls int
@@ -55,6 +55,7 @@ func TestEagerFinalErrorWrapsHandlerError(t *testing.T) {
 
 	err = s.Schedule(context.Background(), reminders.Reminder{ID: "r1", Kind: "mail", DueAt: time.Now()})
 	require.ErrorIs(t, err, errDown)
+	require.ErrorIs(t, err, reminders.ErrHandlerFailed, "the package's errors all wrap a sentinel")
 	assert.ErrorContains(t, err, "attempt 2 of 2")
 	assert.ErrorContains(t, err, `"r1"`)
 	assert.Equal(t, 2, calls)

@@ -68,7 +68,7 @@ func ExampleEagerScheduler() {
 	fmt.Println("r1:", err)
 
 	err = s.Schedule(ctx, reminders.Reminder{ID: "r2", Kind: "mail", DueAt: due})
-	fmt.Println("r2:", errors.Is(err, errSMTP))
+	fmt.Println("r2:", errors.Is(err, errSMTP), errors.Is(err, reminders.ErrHandlerFailed))
 	fmt.Println(err)
 	// Output:
 	// attempt 1
@@ -78,8 +78,8 @@ func ExampleEagerScheduler() {
 	// attempt 1
 	// attempt 2
 	// attempt 3
-	// r2: true
-	// reminders: reminder "r2" (kind "mail") failed at attempt 3 of 3: smtp: 421 try again later
+	// r2: true true
+	// reminders: handler failed: reminder "r2" (kind "mail"), attempt 3 of 3: smtp: 421 try again later
 }
 
 // A Periodic stores one reminder per tick of a gocron schedule, with an ID

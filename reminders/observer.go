@@ -29,9 +29,16 @@ const (
 
 // Event describes one thing that happened to one reminder.
 type Event struct {
-	Type    EventType
-	ID      string
-	Kind    string
+	// Type says what happened.
+	Type EventType
+	// ID is the reminder's ID (Reminder.ID).
+	ID string
+	// Kind is the reminder's Kind (Reminder.Kind); empty on EventDead for
+	// a stored record that cannot be decoded.
+	Kind string
+	// Attempt is the attempt the event belongs to, from 1 (as in
+	// Delivery.Attempt): 1 on EventScheduled; on EventDead, the last
+	// attempt made, or 0 for a stored record that cannot be decoded.
 	Attempt int
 	// Shard is the Redis shard index (0 for the eager scheduler).
 	Shard int
@@ -47,6 +54,8 @@ type Event struct {
 // kit/metrics is one) or tracing. ObserveReminder is called synchronously
 // on the worker's goroutine: it must be fast and safe for concurrent use.
 type Observer interface {
+	// ObserveReminder receives one event; it returns nothing, so an
+	// observer cannot fail the operation it observes.
 	ObserveReminder(e Event)
 }
 

@@ -6,9 +6,11 @@ import (
 	"time"
 )
 
-// Option configures a scheduler. Options that a backend does not use are
-// accepted and ignored (WithShards on the eager scheduler, for example), so
-// one option list can build either backend.
+// Option configures a scheduler (NewRedisScheduler, NewEagerScheduler,
+// NewRedisTickStore). Options that a backend does not use are accepted and
+// ignored (WithShards on the eager scheduler, for example), so one option
+// list can build either backend. Nil options are ignored. An option given
+// twice takes the last value.
 type Option func(*options) error
 
 type options struct {
@@ -27,16 +29,35 @@ type options struct {
 	clock           func() time.Time
 }
 
-// Defaults, as documented on each option.
+// Defaults of the options, and limits of the Reminder fields.
 const (
-	DefaultKeyPrefix       = "reminders"
-	DefaultConcurrency     = 10
-	DefaultLease           = 30 * time.Second
-	DefaultMaxRetries      = 3
-	DefaultBackoffMin      = time.Second
-	DefaultBackoffMax      = 10 * time.Minute
-	DefaultShards          = 1
-	DefaultMaxPayload      = 64 << 10
+	// DefaultKeyPrefix is the Redis key prefix (WithKeyPrefix).
+	DefaultKeyPrefix = "reminders"
+	// DefaultConcurrency is how many handlers one Run call runs at once
+	// (WithConcurrency).
+	DefaultConcurrency = 10
+	// DefaultLease is the visibility timeout of a claim, 30s (WithLease).
+	DefaultLease = 30 * time.Second
+	// DefaultMaxRetries is how many times a failed attempt is retried
+	// before the reminder is dead-lettered (WithMaxRetries).
+	DefaultMaxRetries = 3
+	// DefaultBackoffMin is the first retry's backoff ceiling, 1s
+	// (WithBackoff).
+	DefaultBackoffMin = time.Second
+	// DefaultBackoffMax is the largest backoff ceiling, 10 minutes
+	// (WithBackoff).
+	DefaultBackoffMax = 10 * time.Minute
+	// MaxBackoff is the largest maximum WithBackoff accepts, 24h: a
+	// reminder is a timely thing, and the cap keeps every backoff
+	// computation far from overflowing.
+	MaxBackoff = 24 * time.Hour
+	// DefaultShards is the number of Redis shards (WithShards).
+	DefaultShards = 1
+	// DefaultMaxPayload is the largest Reminder.Payload, in bytes: 64 KiB
+	// (WithMaxPayload).
+	DefaultMaxPayload = 64 << 10
+	// DefaultShutdownTimeout is how long Run waits for running handlers
+	// after its context ends, 10s (WithShutdownTimeout).
 	DefaultShutdownTimeout = 10 * time.Second
 	// MaxIDLen is the longest Reminder.ID and Reminder.Kind, in bytes.
 	MaxIDLen = 256
@@ -130,15 +151,17 @@ func WithMaxRetries(n int) Option {
 	}
 }
 
-// WithBackoff sets the exponential backoff between attempts: the delay
-// before retry n (n from 1) is drawn uniformly from [0, min(max, min·2^(n-1))]
-// ("full jitter"), never less than 1ms. 0 < min <= max.
-// Default: 1s and 10m. The eager scheduler sleeps between attempts only when
-// this option is given.
+// WithBackoff sets the exponential backoff between attempts, with full
+// jitter: the delay before retry n (n from 1) is drawn uniformly from
+// [0, ceiling], both ends included, where ceiling = min(max, min·2^(n-1)),
+// and is raised to 1ms when the draw is smaller. Both backends draw it the
+// same way. It needs 0 < min <= max <= MaxBackoff (24h); anything else
+// returns an error wrapping ErrInvalid. Default: 1s and 10m. The eager
+// scheduler sleeps between attempts only when this option is given.
 func WithBackoff(min, max time.Duration) Option {
 	return func(o *options) error {
-		if min <= 0 || max < min {
-			return invalidOption("WithBackoff: (%s, %s), want 0 < min <= max", min, max)
+		if min <= 0 || max < min || max > MaxBackoff {
+			return invalidOption("WithBackoff: (%s, %s), want 0 < min <= max <= %s", min, max, MaxBackoff)
 		}
 		o.backoffMin, o.backoffMax, o.backoffSet = min, max, true
 		return nil

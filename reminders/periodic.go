@@ -101,12 +101,14 @@ func defaultTickStore(s Scheduler) TickStore {
 }
 
 // Register adds a recurring reminder named name, ticking on def:
-// gocron.CronJob (5 fields, or 6 with seconds first, or a descriptor such
-// as "@daily"; an optional "CRON_TZ=<zone> " prefix sets its time zone),
-// gocron.DurationJob (a whole number of seconds), or gocron.DailyJob and
-// gocron.WeeklyJob with interval 1. Jobs without a zone of their own use
-// WithTimeZone's. Other definitions are refused because instances would
-// not agree on their ticks.
+// gocron.CronJob (5 fields, or 6 with seconds first when its withSeconds
+// is true, or a descriptor such as "@daily"; an optional "CRON_TZ=<zone> "
+// or "TZ=<zone> " prefix, a named zone followed by a space, sets its time
+// zone), gocron.DurationJob (a whole number of seconds), or
+// gocron.DailyJob and gocron.WeeklyJob with interval 1. Jobs without a
+// zone of their own use WithTimeZone's. Other definitions are refused
+// because instances would not agree on their ticks, and so is the zone
+// "Local", which is each host's own.
 //
 // At each tick, build receives the tick time (in the schedule's zone) and
 // returns the reminder to store: Kind and Payload, and DueAt (zero means
@@ -159,7 +161,8 @@ func (p *Periodic) Register(name string, def gocron.JobDefinition, build func(ti
 // cancellation does not stop them. A catch-up that fails (the store or
 // the scheduler is unavailable) is logged, not returned: the schedules
 // start anyway. Start on a running Periodic does nothing; after Shutdown,
-// Start starts it again.
+// Start starts it again. It returns an error wrapping ErrInvalid only if
+// gocron refuses the schedules, which Register has checked.
 func (p *Periodic) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -175,11 +178,11 @@ func (p *Periodic) Start(ctx context.Context) error {
 	sched, err := gocron.NewScheduler(
 		gocron.WithLocation(time.UTC), // ticks carry their own zone; see tickCron
 		gocron.WithClock(p.o.clock),
-		gocron.WithLogger(p.o.logger),
+		gocron.WithLogger(gocronLogger{p.o.logger}),
 	)
 	if err != nil {
 		cancel()
-		return fmt.Errorf("reminders: Periodic.Start: %w", err)
+		return fmt.Errorf("%w: Periodic.Start: %w", ErrInvalid, err)
 	}
 	for _, j := range p.jobs {
 		_, err := sched.NewJob(
@@ -196,7 +199,7 @@ func (p *Periodic) Start(ctx context.Context) error {
 		if err != nil {
 			cancel()
 			_ = sched.Shutdown()
-			return fmt.Errorf("reminders: Periodic.Start %q: %w", j.name, err)
+			return fmt.Errorf("%w: Periodic.Start %q: %w", ErrInvalid, j.name, err)
 		}
 	}
 	sched.Start()
@@ -205,7 +208,10 @@ func (p *Periodic) Start(ctx context.Context) error {
 }
 
 // Shutdown stops firing, cancels the contexts of firings in progress and
-// waits for them, within ctx. It is safe to call twice, and before Start.
+// waits for them, within ctx. When ctx ends first (a firing that ignores
+// its context), it returns an error wrapping ErrUnavailable and ctx's
+// error; the Periodic is stopped all the same, and the firings still
+// running end on their own. It is safe to call twice, and before Start.
 func (p *Periodic) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	run := p.run
@@ -216,7 +222,7 @@ func (p *Periodic) Shutdown(ctx context.Context) error {
 	}
 	run.cancel()
 	if err := run.sched.ShutdownWithContext(ctx); err != nil {
-		return fmt.Errorf("reminders: Periodic.Shutdown: %w", err)
+		return fmt.Errorf("%w: Periodic.Shutdown: %w", ErrUnavailable, err)
 	}
 	return nil
 }

@@ -7,7 +7,8 @@ import (
 	"github.com/jonboulle/clockwork"
 )
 
-// PeriodicOption configures a Periodic.
+// PeriodicOption configures a Periodic (NewPeriodic). Nil options are
+// ignored. An option given twice takes the last value.
 type PeriodicOption func(*periodicOptions) error
 
 type periodicOptions struct {
@@ -36,12 +37,16 @@ func newPeriodicOptions(opts []PeriodicOption) (periodicOptions, error) {
 
 // WithTimeZone sets the time zone of calendar schedules that do not name
 // their own (a CronJob without "CRON_TZ=", DailyJob, WeeklyJob), and of the
-// tick times handed to build functions. Every instance must use the same.
-// Default: UTC (not time.Local, which differs between hosts).
+// tick times handed to build functions. Every instance must use the same,
+// so time.Local, which is each host's own zone, is refused (ErrInvalid):
+// load the zone by name. Default: UTC.
 func WithTimeZone(loc *time.Location) PeriodicOption {
 	return func(o *periodicOptions) error {
 		if loc == nil {
 			return invalidOption("WithTimeZone: nil location")
+		}
+		if err := sharedZone(loc); err != nil {
+			return invalidOption("WithTimeZone: %v", err)
 		}
 		o.loc = loc
 		return nil
@@ -67,7 +72,7 @@ func WithTickStore(ts TickStore) PeriodicOption {
 // clock.
 func WithPeriodicClock(c clockwork.Clock) PeriodicOption {
 	return func(o *periodicOptions) error {
-		if c == nil {
+		if isNilValue(c) {
 			return invalidOption("WithPeriodicClock: nil clock")
 		}
 		o.clock = c
@@ -76,7 +81,9 @@ func WithPeriodicClock(c clockwork.Clock) PeriodicOption {
 }
 
 // WithPeriodicLogger sets the logger. Records carry periodic (the name),
-// reminder_id and tick; gocron logs through it too. Default: discard.
+// reminder_id and tick. gocron logs through it too: its routine INFO
+// records (scheduler created, started) at DEBUG, its warnings and errors
+// at their own level. Default: discard.
 func WithPeriodicLogger(l *slog.Logger) PeriodicOption {
 	return func(o *periodicOptions) error {
 		if l == nil {

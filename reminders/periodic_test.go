@@ -242,12 +242,24 @@ func TestPeriodicRegisterRejects(t *testing.T) {
 		{"NilDefinition", "x", "definition", nil, build},
 		{"IntervalTwo", "x", "interval", gocron.DailyJob(2, gocron.NewAtTimes(gocron.NewAtTime(9, 0, 0))), build},
 		{"BadCrontab", "x", "crontab", gocron.CronJob("not a crontab", false), build},
+		// Refused by our own reading, not by a panic recovered from
+		// gocron's parser ("slice bounds out of range").
+		{"ZoneWithoutSchedule", "x", `crontab "CRON_TZ=UTC": a time zone and no schedule`, gocron.CronJob("CRON_TZ=UTC", false), build},
+		{"TZWithoutSchedule", "x", "a time zone and no schedule", gocron.CronJob("TZ=Europe/Berlin", false), build},
+		{"TabAfterZone", "x", "malformed time zone", gocron.CronJob("CRON_TZ=UTC\t0 9 * * *", false), build},
+		{"EmptyZone", "x", "malformed time zone", gocron.CronJob("CRON_TZ= 0 9 * * *", false), build},
+		{"LocalCronTZ", "x", `"Local" is each host's own`, gocron.CronJob("CRON_TZ=Local 0 9 * * *", false), build},
+		{"LocalTZ", "x", `"Local" is each host's own`, gocron.CronJob("TZ=Local 0 9 * * *", false), build},
+		// gocron's parser still has its say: six fields need withSeconds.
+		{"SecondsWithoutFlag", "x", "5 fields", gocron.CronJob("0 30 9 * * *", false), build},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := p.Register(tc.jobName, tc.def, tc.build)
 			require.ErrorIs(t, err, reminders.ErrInvalid)
 			assert.ErrorContains(t, err, tc.want)
+			assert.NotContains(t, err.Error(), "runtime error")
+			assert.NotContains(t, err.Error(), "panic")
 		})
 	}
 
@@ -268,10 +280,14 @@ func TestNewPeriodicRejects(t *testing.T) {
 		"WithTickStore":      reminders.WithTickStore(nil),
 		"WithPeriodicClock":  reminders.WithPeriodicClock(nil),
 		"WithPeriodicLogger": reminders.WithPeriodicLogger(nil),
+		// Typed nils pass a "c == nil" check and panic at first use.
+		"WithPeriodicClock typed nil": reminders.WithPeriodicClock((*clockwork.FakeClock)(nil)),
+		// Each host's own zone: instances would disagree on the ticks.
+		"WithTimeZone Local": reminders.WithTimeZone(time.Local),
 	} {
 		_, err := reminders.NewPeriodic(s, opt)
 		require.ErrorIs(t, err, reminders.ErrInvalid, name)
-		assert.ErrorContains(t, err, name)
+		assert.ErrorContains(t, err, strings.Fields(name)[0])
 	}
 	_, err = reminders.NewPeriodic(s, reminders.WithTickStore((*reminders.RedisTickStore)(nil)))
 	assert.ErrorIs(t, err, reminders.ErrInvalid, "a typed nil tick store")

@@ -163,12 +163,21 @@ var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | 
 func parseCronTicks(crontab string, loc *time.Location) (wallTicks, error) {
 	spec := strings.TrimSpace(crontab)
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		i := strings.IndexAny(spec, " \t")
+		// gocron's parser (robfig/cron) wants one space after the zone;
+		// checked here, so that it never sees a crontab it would panic on.
+		i := strings.IndexByte(spec, ' ')
 		if i < 0 {
-			return wallTicks{}, fmt.Errorf("crontab %q has a time zone and no schedule", crontab)
+			return wallTicks{}, fmt.Errorf("crontab %q: a time zone and no schedule (want \"CRON_TZ=<zone> <schedule>\")", crontab)
 		}
-		z, err := time.LoadLocation(spec[strings.IndexByte(spec, '=')+1 : i])
+		name := spec[strings.IndexByte(spec, '=')+1 : i]
+		if name == "" || strings.ContainsAny(name, "\t\n\r\v\f") {
+			return wallTicks{}, fmt.Errorf("crontab %q: empty or malformed time zone (want \"CRON_TZ=<zone> <schedule>\")", crontab)
+		}
+		z, err := time.LoadLocation(name)
 		if err != nil {
+			return wallTicks{}, fmt.Errorf("crontab %q: %w", crontab, err)
+		}
+		if err := sharedZone(z); err != nil {
 			return wallTicks{}, fmt.Errorf("crontab %q: %w", crontab, err)
 		}
 		loc, spec = z, strings.TrimSpace(spec[i:])
@@ -251,39 +260,6 @@ func ticksOf(s gocron.JobSchedule, loc *time.Location) (ticks, error) {
 		return nil, fmt.Errorf("job type %T is not supported: use CronJob, DurationJob, DailyJob or WeeklyJob", s)
 	}
 }
-
-// describe asks gocron how it reads def, with loc as the scheduler's time
-// zone. A gocron scheduler is the only reader of a JobDefinition; this one
-// is never started and is shut down before describe returns. A panic in
-// parsing (robfig/cron panics on some malformed "TZ=" prefixes) becomes an
-// error.
-func describe(def gocron.JobDefinition, loc *time.Location) (js gocron.JobSchedule, err error) {
-	if def == nil {
-		return nil, fmt.Errorf("nil job definition")
-	}
-	s, err := gocron.NewScheduler(gocron.WithLocation(loc))
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = s.Shutdown() }()
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("job definition: %v", v)
-		}
-	}()
-	j, err := s.NewJob(def, gocron.NewTask(func() {}))
-	if err != nil {
-		return nil, err
-	}
-	return j.Schedule(), nil
-}
-
-// tickCron adapts ticks to gocron's Cron, so that gocron fires exactly at
-// the ticks computed here (see Periodic.Start).
-type tickCron struct{ tk ticks }
-
-func (c tickCron) IsValid(string, *time.Location, time.Time) error { return nil }
-func (c tickCron) Next(last time.Time) time.Time                   { return c.tk.next(last) }
 
 // tickID is the reminder ID of a tick: "<name>@<tick in UTC, RFC 3339,
 // truncated to the resolution>", e.g. "digest@2025-03-09T07:30:00Z". The

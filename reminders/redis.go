@@ -17,8 +17,8 @@ import (
 //
 // Every state change of a reminder is one Lua script on one shard, so a
 // reminder is never half-written and never claimed twice. Due and lease
-// times are judged in Redis server time. See keys.go for the layout and
-// scripts/lib.lua for the record format.
+// times are judged in Redis server time. The source's keys.go describes
+// the key layout, and scripts/lib.lua the record format.
 //
 // Redis must not evict keys (maxmemory-policy noeviction, or no maxmemory):
 // an evicted record is a lost reminder.
@@ -40,11 +40,18 @@ var _ Scheduler = (*RedisScheduler)(nil)
 const scheduleChunk = 128
 
 // NewRedisScheduler returns a scheduler on client (a *redis.Client, a
-// *redis.ClusterClient or any other UniversalClient). Enable
-// ContextTimeoutEnabled on the client so that contexts bound every call;
-// otherwise the client's own timeouts do. It returns an error wrapping
-// ErrInvalid for a nil client (a typed nil such as (*redis.Client)(nil)
-// included) or an invalid option.
+// *redis.ClusterClient or any other UniversalClient). It returns an error
+// wrapping ErrInvalid for a nil client (a typed nil such as
+// (*redis.Client)(nil) included) or an invalid option.
+//
+// Enable ContextTimeoutEnabled on the client, so that a context's deadline
+// ends every call, the worker's own included (it gives each of its Redis
+// calls a 5s deadline, so that a hung server delays a worker, never wedges
+// it). Without it, go-redis does not cut a read at the deadline: a call to
+// a Redis that accepts connections but stops answering returns up to the
+// client's ReadTimeout after its deadline, and one without a deadline
+// after up to MaxRetries+1 read timeouts (go-redis v9.22 defaults: 5s, and
+// about 20s; a ClusterClient's MaxRedirects+1 rounds also come to 20s).
 //
 // Give it a client that reads from masters. With replica reads enabled
 // (ClusterOptions ReadOnly, RouteByLatency or RouteRandomly) go-redis sends

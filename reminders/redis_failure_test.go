@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -128,6 +129,44 @@ func TestRedisRetriesDeadAndRequeue(t *testing.T) {
 	dead, err = s.Dead(bg(t), 10)
 	require.NoError(t, err)
 	assert.Empty(t, dead)
+}
+
+// TestRedisLongestBackoff: the largest backoff WithBackoff accepts puts a
+// failed reminder back within MaxBackoff, and the worker lives on. (A max
+// of math.MaxInt64 used to be accepted, and the backoff draw then panicked
+// on the worker's goroutine, killing the process; it is refused now.)
+func TestRedisLongestBackoff(t *testing.T) {
+	t.Parallel()
+	r, s := newRedis(t, reminders.WithMaxRetries(5), reminders.WithBackoff(reminders.MaxBackoff, reminders.MaxBackoff))
+	for _, bad := range [][2]time.Duration{
+		{math.MaxInt64, math.MaxInt64},
+		{time.Second, math.MaxInt64},
+		{time.Second, reminders.MaxBackoff + time.Nanosecond},
+		{0, time.Second},
+		{2 * time.Second, time.Second},
+	} {
+		_, err := reminders.NewRedisScheduler(r.Client, reminders.WithBackoff(bad[0], bad[1]))
+		require.ErrorIs(t, err, reminders.ErrInvalid, "WithBackoff(%d, %d)", bad[0], bad[1])
+		assert.ErrorContains(t, err, "WithBackoff")
+	}
+
+	var got deliveries
+	runWorker(t, s, reminders.HandlerFunc(func(_ context.Context, d reminders.Delivery) error {
+		got.add(d)
+		return errors.New("down")
+	}))
+	start := time.Now()
+	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "slow", Kind: "k", DueAt: start}))
+	var info reminders.Info
+	require.Eventually(t, func() bool {
+		var err error
+		info, err = s.Get(bg(t), "slow")
+		return err == nil && info.State == reminders.StatePending && info.Attempt == 2
+	}, 10*time.Second, 10*time.Millisecond, "the failed attempt is put back for retry 1")
+	assert.Equal(t, "down", info.LastError)
+	assert.False(t, info.At.Before(start), "retry at %s, before the attempt", info.At)
+	assert.False(t, info.At.After(time.Now().Add(reminders.MaxBackoff+time.Minute)), "retry at %s, past MaxBackoff", info.At)
+	assert.Equal(t, 1, got.len())
 }
 
 // TestRedisPanicAndUnknownKind: a panicking handler and a Kind the Mux

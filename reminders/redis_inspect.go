@@ -28,6 +28,7 @@ const (
 // Info is the stored state of one reminder, as Get returns it.
 type Info struct {
 	Reminder
+	// State is where the reminder is: pending, in flight or dead.
 	State State
 	// Attempt is the attempt that runs (in flight) or comes next (pending),
 	// from 1; for a dead reminder, the last attempt made.

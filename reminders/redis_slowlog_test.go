@@ -3,6 +3,7 @@ package reminders_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -28,11 +29,27 @@ func eachMaster(ctx context.Context, c redis.UniversalClient, fn func(context.Co
 	return fmt.Errorf("unexpected client %T", c)
 }
 
+// slowlogEnv gates TestRedisDrainBoundedScripts.
+const slowlogEnv = "KIT_SLOWLOG_TEST"
+
 // TestRedisDrainBoundedScripts: 200,000 reminders due at the same second
 // are drained by two workers, and no script call of ours takes 5ms or more
 // of Redis time (SLOWLOG, on every master): claims and outcomes work in
 // bounded batches however many reminders are due.
+//
+// SLOWLOG measures wall-clock time inside Redis, which a loaded machine
+// stretches (go test ./... runs packages in parallel, -race slows the
+// workers that feed Redis), so the test runs only when KIT_SLOWLOG_TEST=1,
+// alone, on a quiet machine; CI does so in a step of its own:
+//
+//	KIT_SLOWLOG_TEST=1 REDIS_URL=redis://127.0.0.1:6379/0 go test -count=1 -run '^TestRedisDrainBoundedScripts$' ./reminders
+//
+// and again with REDIS_CLUSTER_ADDRS instead of REDIS_URL.
 func TestRedisDrainBoundedScripts(t *testing.T) {
+	if os.Getenv(slowlogEnv) != "1" {
+		t.Skip(slowlogEnv + "=1 runs this timing test, alone on a quiet machine and without -race: " +
+			slowlogEnv + "=1 REDIS_URL=redis://127.0.0.1:6379/0 go test -count=1 -run '^TestRedisDrainBoundedScripts$' ./reminders")
+	}
 	r := redistest.New(t)
 	if r.Mode == redistest.Mini {
 		t.Skip("needs a real Redis: miniredis keeps no SLOWLOG and its timing says nothing of Redis's")

@@ -22,9 +22,11 @@ const (
 	claimBytes = 1 << 20
 	// expiredBatch bounds the expired leases one claim call takes back.
 	expiredBatch = 100
-	// redisOpTimeout bounds each Redis call a worker makes on its own
-	// behalf (claims, lease renewals, outcomes), so that a hung server
-	// delays a worker, never wedges it.
+	// redisOpTimeout is the deadline of each Redis call a worker makes on
+	// its own behalf (claims, lease renewals, outcomes), so that a hung
+	// server delays a worker, never wedges it. It ends the call there only
+	// with ContextTimeoutEnabled on the client; without it, a read under
+	// way runs on to the client's ReadTimeout (see NewRedisScheduler).
 	redisOpTimeout = 5 * time.Second
 	// maxErrorText bounds the error text kept with a failed reminder.
 	maxErrorText = 1024
@@ -56,7 +58,7 @@ const (
 // The script reports that TIME, and the worker measures again when its
 // estimate is ahead of it, or behind by more than a second (a failover to
 // a master whose clock is ahead). The worker sleeps until the earliest due
-// time it knows, at most pollCap (1s), and is woken at once by a Schedule
+// time it knows, at most 1s, and is woken at once by a Schedule
 // that makes a reminder the earliest of its shard, so lateness is
 // milliseconds.
 //

@@ -47,6 +47,8 @@ type Delivery struct {
 // was rescheduled or cancelled while the handler ran, or the worker lost
 // its lease (the Redis worker notices within a third of the lease).
 type Handler interface {
+	// HandleReminder handles one attempt: nil acknowledges the reminder,
+	// an error (or a panic) fails the attempt.
 	HandleReminder(ctx context.Context, d Delivery) error
 }
 

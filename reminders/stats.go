@@ -19,10 +19,14 @@ type Stats struct {
 
 // ShardStats counts one shard's reminders.
 type ShardStats struct {
-	Shard    int
-	Pending  int64
+	// Shard is the shard's index, 0..WithShards-1.
+	Shard int
+	// Pending counts the shard's reminders as Stats.Pending does.
+	Pending int64
+	// InFlight counts the shard's reminders as Stats.InFlight does.
 	InFlight int64
-	Dead     int64
+	// Dead counts the shard's reminders as Stats.Dead does.
+	Dead int64
 }
 
 // DeadReminder is a reminder in the dead-letter set.

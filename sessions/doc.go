@@ -56,14 +56,36 @@
 // (ReadOnly, RouteByLatency, RouteRandomly); do not hand it a client
 // pointed at a replica either. Writes are scripts, which go to masters.
 //
-// Give the go-redis client ContextTimeoutEnabled: then each call is bounded
-// by its context's deadline. Without it, the client's ReadTimeout and
-// WriteTimeout (3s by default) bound a call to a hung server, and
-// NewRedisStore logs a warning.
+// Give the go-redis client ContextTimeoutEnabled: then a call ends at its
+// context's deadline even when Redis stops answering. Without it, go-redis
+// still stops at the deadline between attempts (dials and its pauses
+// between retries honour the context), but not a read or write on an open
+// connection, which only the client's ReadTimeout and WriteTimeout end
+// (5s each by default in go-redis v9.22). Against a Redis that accepts
+// connections but does not answer (paused, overloaded, a stalled path):
+//
+//   - a call whose context has a deadline returns up to ReadTimeout after
+//     it (measured with the defaults: 5s for a 1s deadline);
+//   - a call whose context has no deadline makes up to MaxRetries+1
+//     attempts (default 4) of ReadTimeout each, with short pauses between
+//     (MinRetryBackoff 10ms, doubling, at most MaxRetryBackoff 1s), while
+//     the pool has idle connections to try: about 20s with the defaults
+//     (measured: 20s on a warm pool; 5s on a cold one, where go-redis does
+//     not retry a connection whose handshake timed out). A ClusterClient
+//     makes up to MaxRedirects+1 rounds (default 4) of MaxRetries+1 (by
+//     default 1) attempts: also 20s by default.
+//
+// NewRedisStore logs a WARN with these figures for the client it is given
+// when ContextTimeoutEnabled is off. With it on, a context without a
+// deadline is still bounded only by the figures above: give every call a
+// deadline.
 //
 // Each user may have at most [WithMaxSessionsPerUser] live sessions (1000
 // by default); remembering one more evicts the one that expires first. The
-// bound also bounds the scripts that walk a user's sessions.
+// bound also bounds the scripts that walk a user's sessions (RevokeAllForUser,
+// reuse detection), which block Redis while they run; they read a few bytes
+// of each session, or none, and never decode one, so a large Meta does not
+// make them slower.
 //
 // # Observability
 //

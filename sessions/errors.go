@@ -9,6 +9,12 @@ var (
 	// name, then what is wrong ("sessions: invalid: next.ExpiresAt: not
 	// after now"), never the value, which may be a token ID. Nothing was
 	// written.
+	//
+	// Fields are named as the call spells them: a Session field by its Go
+	// name (ID, UserID, FamilyID, IssuedAt, ExpiresAt, Meta), with "next."
+	// before it for Rotate's successor (next.ID); a plain parameter by its
+	// name in the Store method's signature (userID, id, oldID); an option
+	// as "option WithX"; NewRedisStore's client as "client".
 	ErrInvalid = errors.New("sessions: invalid")
 	// ErrNotActive reports that Rotate was given an ID that is unknown,
 	// expired or revoked (or whose stored value is corrupt).

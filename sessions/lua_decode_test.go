@@ -183,10 +183,78 @@ func fuzzCorpus(t *testing.T, target string) []decodeInput {
 	return out
 }
 
+// TestLuaJSONStringAgreesWithGo: lib.lua's json_string writes a string as
+// Go's encoding/json does (jsonString), byte for byte, so that Rotate's
+// successor, whose family the script writes, starts with the same bytes as
+// every other value of the family (revoke_family compares that prefix).
+// The corpus: every byte that JSON or HTML escaping treats specially, the
+// Unicode line separators, and random strings of such pieces.
+func TestLuaJSONStringAgreesWithGo(t *testing.T) {
+	r := redistest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	probe := redis.NewScript(luaLib + "\nreturn json_string(ARGV[1])")
+	require.NoError(t, probe.Load(ctx, r.Client).Err())
+
+	var corpus []string
+	for c := range 0x80 {
+		corpus = append(corpus, string(rune(c)), "a"+string(rune(c))+"b")
+	}
+	pieces := []string{"\u2028", "\u2029", "\u2027", "\u202a", "\u0085", "\u00a0", "\ufffd", "é", "中", "😀", "\x7f",
+		`"`, `\`, "/", "<", ">", "&", "\x00", "\x1f", "\b", "\f", "\n", "\r", "\t", "a", "0", "%", "%%", "\u00e2\u0080"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		var b strings.Builder
+		for range rng.IntN(12) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		corpus = append(corpus, b.String())
+	}
+	pipe := r.Client.Pipeline()
+	cmds := make([]*redis.Cmd, len(corpus))
+	for i, c := range corpus {
+		cmds[i] = probe.EvalSha(ctx, pipe, nil, c)
+	}
+	_, err := pipe.Exec(ctx)
+	require.NoError(t, err)
+	for i, c := range corpus {
+		got, err := cmds[i].Text()
+		require.NoError(t, err)
+		require.Equal(t, jsonString(c), got, "string %q", c)
+	}
+}
+
+// Rotate writes its successor in the canonical form Remember writes: the
+// stored value is encodeValue's, byte for byte, whatever the family holds
+// (the script used cjson, which writes '/' as "\/" and leaves <, > and &
+// as they are, so a family's values no longer shared their first bytes).
+func TestRedisRotateWritesCanonicalValue(t *testing.T) {
+	r := redistest.New(t)
+	s, err := NewRedisStore(r.Client, WithKeyPrefix(r.Prefix))
+	require.NoError(t, err)
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Millisecond)
+	for i, fam := range []string{"plain", "a/b", "<script>&amp;", `quote"back\slash`, "line\u2028sep\u2029", "é中😀\u00a0"} {
+		u := fmt.Sprint("u", i)
+		root := Session{ID: "root", UserID: u, FamilyID: fam, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+		require.NoError(t, s.Remember(ctx, root))
+		next := Session{ID: "next", UserID: u, IssuedAt: now, ExpiresAt: now.Add(2 * time.Hour),
+			Meta: map[string]string{"ua": "<b>"}}
+		got, err := s.Rotate(ctx, u, "root", next)
+		require.NoError(t, err)
+		require.Equal(t, fam, got.FamilyID)
+		raw, err := r.Client.Get(ctx, s.keys.session(u, "next")).Result()
+		require.NoError(t, err)
+		next.FamilyID = fam
+		assert.Equal(t, encodeValue(next), raw, "family %q", fam)
+	}
+}
+
 // BenchmarkLuaDecode reports what lib.lua's decode costs Redis per value
 // (ns/decode: each call decodes the value 100 times in one script), for
-// values the library writes: RevokeAllForUser and reuse detection decode
-// every session of a user while Redis waits. The meta shapes are a
+// values the library writes: Revoke and Rotate decode one value each while
+// Redis waits (the walks over a user's sessions decode none: see
+// BenchmarkRevokeFamily1000). The meta shapes are a
 // browser's, and the largest the limits allow (4 KiB) of ASCII, of
 // non-ASCII, and of '<', which encoding/json writes as six bytes (\u003c).
 func BenchmarkLuaDecode(b *testing.B) {

@@ -41,6 +41,8 @@ type Event struct {
 // operation, on the caller's goroutine: it must be fast and safe for
 // concurrent use.
 type Observer interface {
+	// ObserveSession receives one event; it returns nothing, so an
+	// observer cannot fail the operation it observes.
 	ObserveSession(e Event)
 }
 

@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// Option configures a store. Options a backend does not use are accepted
-// and ignored (WithKeyPrefix on the memory store), so one option list can
-// build either backend.
+// Option configures a store (NewMemoryStore, NewRedisStore). Options a
+// backend does not use are accepted and ignored (WithKeyPrefix on the
+// memory store), so one option list can build either backend. Nil options
+// are ignored. An option given twice takes the last value.
 type Option func(*options) error
 
 type options struct {
@@ -20,16 +21,18 @@ type options struct {
 	observer   Observer
 }
 
-// Defaults and limits, as documented on each option and on Session.
+// Defaults of the options, and limits of the Session fields.
 const (
 	// DefaultKeyPrefix is the Redis key prefix: keys look like
 	// "refresh:{user}:jti".
 	DefaultKeyPrefix = "refresh"
-	// DefaultMaxSessionsPerUser bounds a user's live sessions. The bound
-	// also bounds the work of the Lua scripts that walk a user's index
-	// (RevokeAllForUser, reuse detection), which block Redis while they run.
+	// DefaultMaxSessionsPerUser is how many live sessions a user may have
+	// (WithMaxSessionsPerUser). The bound also bounds the work of the Lua
+	// scripts that walk a user's index (RevokeAllForUser, reuse
+	// detection), which block Redis while they run.
 	DefaultMaxSessionsPerUser = 1000
-	// MaxSessionsPerUserLimit is the largest WithMaxSessionsPerUser accepts.
+	// MaxSessionsPerUserLimit is the largest WithMaxSessionsPerUser accepts,
+	// in sessions.
 	MaxSessionsPerUserLimit = 100_000
 	// MaxRotationGrace is the longest WithRotationGrace accepts: a long
 	// grace lets a stolen token be replayed unnoticed for that long.
@@ -150,7 +153,7 @@ func WithClock(now func() time.Time) Option {
 // change and backend failure, for metrics. Default: none.
 func WithObserver(obs Observer) Option {
 	return func(o *options) error {
-		if obs == nil {
+		if isNilValue(obs) {
 			return invalidOption("WithObserver: nil observer")
 		}
 		o.observer = obs

@@ -13,13 +13,16 @@ import (
 // of an application. Each write is one Lua script over the keys of one
 // user (one hash slot), so it is atomic and one round trip; IsActive is
 // one GET. Keys expire with their sessions (PXAT/PEXPIREAT): no sweeper.
-// See keys.go for the layout.
+// The package documentation shows the key layout.
 //
 // It fails closed: a Redis error or an ended context makes every method
-// return an error wrapping ErrUnavailable, and IsActive false. Give the
-// client ContextTimeoutEnabled so that the context's deadline bounds each
-// call; without it the client's ReadTimeout and WriteTimeout (default 3s)
-// do. It recovers by itself when Redis answers again.
+// return an error wrapping ErrUnavailable, and IsActive false. It
+// recovers by itself when Redis answers again. Give the client
+// ContextTimeoutEnabled so that the context's deadline bounds each call;
+// without it a call to a Redis that stops answering can run up to the
+// client's ReadTimeout past the deadline, and, with no deadline, for
+// MaxRetries+1 read timeouts (about 20s with go-redis's defaults): see
+// the package documentation.
 //
 // A RedisStore is safe for concurrent use. It never closes the client.
 type RedisStore struct {
@@ -32,7 +35,9 @@ type RedisStore struct {
 var _ Store = (*RedisStore)(nil)
 
 // NewRedisStore returns a store on client, which stays the caller's. It
-// does no I/O; it logs a WARN when the client lacks ContextTimeoutEnabled.
+// does no I/O. When the client lacks ContextTimeoutEnabled it logs a WARN
+// that states, from the client's options, how long a call can then
+// outlive its context's deadline.
 //
 // The client must read from masters only: IsActive is one GET, and a
 // replica that has not yet applied a Revoke or RevokeAllForUser would
@@ -54,8 +59,7 @@ func NewRedisStore(client redis.UniversalClient, opts ...Option) (*RedisStore, e
 		return nil, err
 	}
 	if !contextTimeoutEnabled(client) {
-		o.logger.Warn("sessions: the Redis client lacks ContextTimeoutEnabled; " +
-			"calls are bounded by its read/write timeouts, not by the caller's context deadline")
+		warnNoContextTimeout(o.logger, client)
 	}
 	return &RedisStore{core: core{o: o}, client: client, keys: keyspace{prefix: o.prefix}, scripts: newScripts()}, nil
 }
@@ -84,7 +88,7 @@ func (s *RedisStore) Remember(ctx context.Context, sess Session) error {
 // the cheapest command Redis has) and the expiry checked here against the
 // store's clock, to the millisecond, whatever the key's TTL says. Beyond
 // the key and the GET itself it allocates nothing: the value is checked in
-// place (activeExpiry).
+// place, without decoding it into a Session.
 func (s *RedisStore) IsActive(ctx context.Context, userID, id string) (bool, error) {
 	if err := checkID("userID", userID); err != nil {
 		return false, err
@@ -125,13 +129,15 @@ func (s *RedisStore) Revoke(ctx context.Context, userID, id string) error {
 }
 
 // RevokeAllForUser implements Store: one script walks the user's index and
-// deletes every session key in it, then the index.
+// deletes every session key in it, then the index. It counts the active
+// sessions by their index entries, scored by expiry, without reading the
+// values.
 func (s *RedisStore) RevokeAllForUser(ctx context.Context, userID string) (int, error) {
 	if err := checkID("userID", userID); err != nil {
 		return 0, err
 	}
 	n, err := s.scripts.revokeAll.Run(ctx, s.client, []string{s.keys.index(userID)},
-		s.now().UnixMilli(), userID).Int()
+		s.now().UnixMilli()).Int()
 	if err != nil {
 		return 0, s.unavailable(ctx, "RevokeAllForUser", err)
 	}

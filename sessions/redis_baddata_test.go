@@ -196,6 +196,52 @@ func TestRedisBadDataWrongTypes(t *testing.T) {
 	}
 }
 
+// TestRedisBadDataWalksDoNotDecode: the scripts that walk all of a user's
+// sessions judge no value with the strict decoder, which costs up to a
+// millisecond a value (a second of blocked Redis for 1,000 sessions;
+// BenchmarkRevokeFamily1000). Reuse detection revokes by the family's
+// canonical prefix, so a value the decoder refuses but that starts with
+// that prefix goes with its family, and one of another family stays;
+// RevokeAllForUser counts by index score, so such a value counts as its
+// score says. Before, both walks decoded each value and passed these by.
+func TestRedisBadDataWalksDoNotDecode(t *testing.T) {
+	r := redistest.New(t)
+	s := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix))
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	require.NoError(t, s.Remember(ctx, sessions.Session{ID: "root", UserID: "u", ExpiresAt: exp}))
+	_, err := s.Rotate(ctx, "u", "root", sessions.Session{ID: "child", ExpiresAt: exp})
+	require.NoError(t, err)
+
+	// Canonical prefixes, then a raw tab in meta, which the decoder refuses.
+	index := sessions.IndexKey(r.Prefix, "u")
+	for id, fam := range map[string]string{"odd": "root", "other": "else"} {
+		v := fmt.Sprintf(`{"uid":"u","fam":%q,"iat":1,"exp":%d,"meta":{"a":"x`+"\t"+`y"}}`, fam, exp.UnixMilli())
+		key := sessions.SessionKey(r.Prefix, "u", id)
+		require.NoError(t, r.Client.Set(ctx, key, v, time.Hour).Err())
+		member := strings.TrimPrefix(key, index+":")
+		require.NoError(t, r.Client.ZAdd(ctx, index, redis.Z{Score: float64(exp.UnixMilli()), Member: member}).Err())
+		ok, err := s.IsActive(ctx, "u", id)
+		require.NoError(t, err)
+		require.False(t, ok, "%s: the strict decoder refuses it", id)
+	}
+
+	_, err = s.Rotate(ctx, "u", "root", sessions.Session{ID: "again", ExpiresAt: exp})
+	require.ErrorIs(t, err, sessions.ErrReuseDetected)
+	for id, want := range map[string]int64{"odd": 0, "child": 0, "other": 1} {
+		n, err := r.Client.Exists(ctx, sessions.SessionKey(r.Prefix, "u", id)).Result()
+		require.NoError(t, err)
+		assert.Equal(t, want, n, "%s: revoked with family root (0) or left (1)", id)
+	}
+
+	n, err := s.RevokeAllForUser(ctx, "u")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, `"other" counts by its index score, undecoded`)
+	keys, err := r.Keys(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{sessions.TombstoneKey(r.Prefix, "u", "root")}, keys, "only root's tombstone is left")
+}
+
 // TestRedisBadDataIndexMembers: index members the store did not write (a
 // stray '%', a ':' it would have escaped, a member with no session key) are
 // left out of ListForUser and do not stop RevokeAllForUser.

@@ -93,7 +93,7 @@ func TestRedisFailsClosedWhenPaused(t *testing.T) {
 		return ctx, func() {
 			cancel()
 			// Bounded by the deadline (plus scheduling slack), not by the
-			// client's 3s read timeout.
+			// client's 5s read timeout.
 			assert.Less(t, time.Since(start), deadline+time.Second)
 		}
 	}) {
@@ -127,22 +127,68 @@ func TestRedisFailsClosedWhenKilled(t *testing.T) {
 }
 
 // TestRedisWithoutContextTimeout: a client without ContextTimeoutEnabled
-// ignores the context's deadline, so its ReadTimeout bounds the call; the
-// store says so at construction.
+// does not cut a read at the context's deadline, so a call to a paused
+// Redis ends by the client's ReadTimeout and retries, as the package docs
+// say; the store's WARN at construction states those figures.
 func TestRedisWithoutContextTimeout(t *testing.T) {
 	srv := redistest.StartServer(t)
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	const readTimeout = 200 * time.Millisecond
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: readTimeout, MaxRetries: 2})
 	t.Cleanup(func() { _ = c.Close() })
 	var logs bytes.Buffer
 	s := newRedisStore(t, c, sessions.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	assert.Contains(t, logs.String(), "ContextTimeoutEnabled")
+	assert.Contains(t, logs.String(), "level=WARN")
+	assert.Contains(t, logs.String(), "lacks ContextTimeoutEnabled")
+	assert.Contains(t, logs.String(), "up to 200ms (ReadTimeout) after its context's deadline")
+	assert.Contains(t, logs.String(), "up to 3 attempts of 200ms (about 600ms)")
 	rememberAndCheck(t, s, "s1")
 
 	srv.Pause()
+	defer srv.Resume()
+	// With a deadline: the read under way is not cut at the deadline, and
+	// no attempt starts after it.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
 	start := time.Now()
-	ok, err := s.IsActive(context.Background(), "u", "s1")
+	ok, err := s.IsActive(ctx, "u", "s1")
+	took := time.Since(start)
 	assert.False(t, ok)
 	assert.ErrorIs(t, err, sessions.ErrUnavailable)
-	assert.Less(t, time.Since(start), 200*time.Millisecond+time.Second)
-	srv.Resume()
+	assert.GreaterOrEqual(t, took, readTimeout, "the read ran past the 50ms deadline")
+	assert.Less(t, took, 50*time.Millisecond+readTimeout+time.Second)
+	// Without one: at most MaxRetries+1 read timeouts.
+	start = time.Now()
+	ok, err = s.IsActive(context.Background(), "u", "s1")
+	took = time.Since(start)
+	assert.False(t, ok)
+	assert.ErrorIs(t, err, sessions.ErrUnavailable)
+	assert.GreaterOrEqual(t, took, readTimeout)
+	assert.Less(t, took, 3*readTimeout+time.Second)
+}
+
+// The WARN reads the bound from a cluster client's options too: rounds of
+// redirects times attempts per node.
+func TestRedisWithoutContextTimeoutClusterWarn(t *testing.T) {
+	for _, tc := range []struct {
+		opts redis.ClusterOptions
+		want string
+	}{
+		{redis.ClusterOptions{}, "up to 4 attempts of 5s (about 20s)"},
+		{redis.ClusterOptions{ReadTimeout: time.Second, MaxRedirects: 1, MaxRetries: 2}, "up to 6 attempts of 1s (about 6s)"},
+		{redis.ClusterOptions{ReadTimeout: -1}, "has no ReadTimeout: a call to a Redis that stops answering may never return"},
+	} {
+		tc.opts.Addrs = []string{"127.0.0.1:1"}
+		c := redis.NewClusterClient(&tc.opts)
+		var logs bytes.Buffer
+		_, err := sessions.NewRedisStore(c, sessions.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		require.NoError(t, err)
+		assert.Contains(t, logs.String(), tc.want)
+		require.NoError(t, c.Close())
+	}
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
+	defer c.Close()
+	var logs bytes.Buffer
+	_, err := sessions.NewRedisStore(c, sessions.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	require.NoError(t, err)
+	assert.Empty(t, logs.String(), "no WARN with ContextTimeoutEnabled")
 }

@@ -18,8 +18,14 @@ type Session struct {
 	// gives the successor the old session's FamilyID, and reuse of a rotated
 	// ID revokes the whole family. "" on Remember means ID (a new chain).
 	FamilyID string
-	// IssuedAt is when the token was issued; zero on Remember means now.
-	// Stored to the millisecond (truncated).
+	// IssuedAt is when the token was issued (JWT "iat"); zero on Remember
+	// means now. It must not be before 1970 (a JWT NumericDate counts from
+	// the Unix epoch; an earlier one is a bug, such as a zero-ish time
+	// from another type) and must be before ExpiresAt. It may be in the
+	// future: the token's issuer may run on a host whose clock is ahead of
+	// the store's, and IssuedAt plays no part in whether the session is
+	// active (only ExpiresAt does); it is kept for ListForUser. Stored to
+	// the millisecond (truncated).
 	IssuedAt time.Time
 	// ExpiresAt is the absolute expiry: the session is inactive from this
 	// instant on. It must be after now and after IssuedAt. Stored to the
@@ -61,7 +67,9 @@ type Store interface {
 	// RevokeAllForUser ends every session of the user ("log out
 	// everywhere") and returns how many were active. When it returns, no
 	// session remembered or rotated before the call started is active on
-	// any instance.
+	// any instance. A stored value that cannot be decoded (written by
+	// something else) is deleted too, and may count: the Redis store
+	// counts by expiry, without reading the values.
 	RevokeAllForUser(ctx context.Context, userID string) (int, error)
 
 	// Rotate spends the session oldID and creates its successor next

@@ -107,8 +107,8 @@ func prepare(s Session, now time.Time, prefix string) (Session, error) {
 	if iat >= exp {
 		return Session{}, invalid(prefix+"IssuedAt", "not before ExpiresAt")
 	}
-	if iat < -maxUnixMilli {
-		return Session{}, invalid(prefix+"IssuedAt", "before year -285,000")
+	if iat < 0 {
+		return Session{}, invalid(prefix+"IssuedAt", "before 1970 (the Unix epoch)")
 	}
 	if err := checkMeta(prefix+"Meta", s.Meta); err != nil {
 		return Session{}, err

@@ -3,21 +3,26 @@
 -- rotate.lua), so walking the index finds every one.
 -- KEYS[1]  index
 -- ARGV[1]  now (Unix ms)
--- ARGV[2]  user ID
 -- Returns: the number of active sessions revoked (integer).
+--
+-- It counts without reading the values: a session is counted when its key
+-- was there to delete and its index score, which is the expiry its value
+-- holds (both are written together), is after now. Decoding each value
+-- instead would cost up to a millisecond apiece for a crafted meta, a
+-- second of blocked Redis for a user's 1,000 sessions. A value that is
+-- corrupt (written by something else) counts as its score says; it is
+-- deleted all the same.
 local index = KEYS[1]
 local now = tonumber(ARGV[1])
 
 local n = 0
 -- Every member, expired or not: an instance whose clock runs behind
 -- would still count a session this instance sees as expired.
-for _, m in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-  local key = index .. ':' .. m
-  local v = decode(redis.call('GET', key), ARGV[2])
-  if v and v.exp > now then
+local all = redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
+for i = 1, #all, 2 do
+  if redis.call('DEL', index .. ':' .. all[i]) == 1 and tonumber(all[i + 1]) > now then
     n = n + 1
   end
-  redis.call('DEL', key)
 end
 redis.call('DEL', index)
 return n

@@ -129,7 +129,11 @@ func testCorruptValues(t *testing.T, nh NewHarness) {
 	require.NoError(t, e.s.Revoke(e.ctx, "u", "garbage"))
 	n, err := e.s.RevokeAllForUser(e.ctx, "u")
 	require.NoError(t, err)
-	assert.Equal(t, 1, n, "only the healthy session was active")
+	// The healthy session counts; a corrupt one may (Store.RevokeAllForUser:
+	// the Redis store counts by expiry, without reading values), once.
+	assert.GreaterOrEqual(t, n, 1, "the healthy session was active")
+	assert.LessOrEqual(t, n, len(values), "each session counts once; the revoked garbage not at all")
+	assert.Empty(t, e.ids("u"))
 	assert.Contains(t, e.log.String(), `"level":"WARN"`, "corrupt values are reported")
 }
 

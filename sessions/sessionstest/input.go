@@ -144,6 +144,8 @@ func badCases() []badCase {
 			s.ExpiresAt = s.ExpiresAt.Add(-time.Hour + 500*time.Microsecond)
 		}),
 		remember("IssuedAt at ExpiresAt", "IssuedAt", func(s *sessions.Session) { s.IssuedAt = s.ExpiresAt }),
+		remember("IssuedAt before 1970", "IssuedAt", func(s *sessions.Session) { s.IssuedAt = time.UnixMilli(-1) }),
+		remember("IssuedAt in year 1", "IssuedAt", func(s *sessions.Session) { s.IssuedAt = time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC) }),
 		// Times whose Unix milliseconds overflow int64 and wrap back to a
 		// plausible value: a check on UnixMilli() alone lets them through.
 		remember("ExpiresAt past year 292 million", "ExpiresAt", func(s *sessions.Session) { s.ExpiresAt = wrapped(s.ExpiresAt, 1) }),
@@ -176,6 +178,7 @@ func badCases() []badCase {
 		rotate("Rotate past next.ExpiresAt", "next.ExpiresAt", "u", "old", func(s *sessions.Session) { s.ExpiresAt = s.ExpiresAt.Add(-2 * time.Hour) }),
 		rotate("Rotate zero next.ExpiresAt", "next.ExpiresAt", "u", "old", func(s *sessions.Session) { s.ExpiresAt = time.Time{} }),
 		rotate("Rotate late next.IssuedAt", "next.IssuedAt", "u", "old", func(s *sessions.Session) { s.IssuedAt = s.ExpiresAt.Add(time.Second) }),
+		rotate("Rotate next.IssuedAt before 1970", "next.IssuedAt", "u", "old", func(s *sessions.Session) { s.IssuedAt = time.Unix(-1, 0) }),
 		rotate("Rotate next.ExpiresAt past year 292 million", "next.ExpiresAt", "u", "old", func(s *sessions.Session) {
 			s.ExpiresAt = wrapped(s.ExpiresAt, 1)
 		}),
@@ -229,6 +232,19 @@ func testBadInput(t *testing.T, nh NewHarness) {
 	assertSession(t, atLimit, e.list(atLimit.UserID)[0])
 	e.remember(e.session("ü\u00a0\ufffd", "\ufffd-ok", time.Hour))
 	assert.True(t, e.active(e.s, "ü\u00a0\ufffd", "\ufffd-ok"))
+
+	// IssuedAt at the Unix epoch, and in the future (an issuer whose
+	// clock runs ahead): accepted, kept, and no bearing on activity.
+	for _, iat := range []time.Time{time.Unix(0, 0).UTC(), e.clk.Now().Add(30 * time.Minute)} {
+		s := e.session("iat", fmt.Sprint("iat-", iat.UnixMilli()), time.Hour)
+		s.IssuedAt = iat
+		e.remember(s)
+		s.FamilyID = s.ID
+		assert.True(t, e.active(e.s, "iat", s.ID), "IssuedAt %s", iat)
+		list := e.list("iat")
+		require.NotEmpty(t, list)
+		assertSession(t, s, list[len(list)-1])
+	}
 }
 
 func keyNames(keys map[string]time.Duration) []string {

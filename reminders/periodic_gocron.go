@@ -1,0 +1,96 @@
+package reminders
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+)
+
+// This file is what Periodic takes from gocron and hands to it: reading a
+// job definition, the Cron that fires at our ticks, and its logger.
+
+// describe asks gocron how it reads def, with loc as the scheduler's time
+// zone. A gocron scheduler is the only reader of a JobDefinition; this one
+// is never started and is shut down before describe returns.
+//
+// A crontab is read twice. First with crontabCheck as the job's Cron, so
+// that parseCronTicks judges it before gocron's own parser (robfig/cron)
+// sees it: that parser panics on some malformed "TZ=" prefixes ("CRON_TZ=UTC"
+// with no schedule slices out of range). Then, once it is known to be well
+// formed, by gocron's parser, which alone knows the CronJob's withSeconds
+// flag (a 6-field crontab needs it).
+func describe(def gocron.JobDefinition, loc *time.Location) (js gocron.JobSchedule, err error) {
+	if def == nil {
+		return nil, errors.New("nil job definition")
+	}
+	s, err := gocron.NewScheduler(gocron.WithLocation(loc))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = s.Shutdown() }()
+	// A last line only: no crontab reaches gocron's parser unchecked, but
+	// gocron itself panics on some other definitions (OneTimeJob(nil)),
+	// and a bad definition must be an error, not a crash.
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("gocron panicked reading the job definition: %v", v)
+		}
+	}()
+	j, err := s.NewJob(def, gocron.NewTask(func() {}), gocron.WithCronImplementation(crontabCheck{loc}))
+	if err != nil {
+		return nil, err
+	}
+	js = j.Schedule()
+	if _, ok := js.(gocron.CronJobSchedule); ok {
+		if _, err := s.NewJob(def, gocron.NewTask(func() {})); err != nil {
+			return nil, err
+		}
+	}
+	return js, nil
+}
+
+// crontabCheck is a Cron that only validates, with parseCronTicks: it
+// reads a crontab the way Periodic will, before gocron's parser does.
+type crontabCheck struct{ loc *time.Location }
+
+func (c crontabCheck) IsValid(crontab string, _ *time.Location, _ time.Time) error {
+	_, err := parseCronTicks(crontab, c.loc)
+	return err
+}
+
+func (c crontabCheck) Next(time.Time) time.Time { return time.Time{} }
+
+// tickCron adapts ticks to gocron's Cron, so that gocron fires exactly at
+// the ticks computed here (see Periodic.Start).
+type tickCron struct{ tk ticks }
+
+func (c tickCron) IsValid(string, *time.Location, time.Time) error { return nil }
+func (c tickCron) Next(last time.Time) time.Time                   { return c.tk.next(last) }
+
+// sharedZone refuses time.Local as a schedule's zone. Every instance must
+// compute the same ticks (see Periodic), and Local is whatever zone each
+// host is set to (TZ, /etc/localtime): two hosts in different zones would
+// fire "09:00" at different instants, under different reminder IDs, and
+// store the reminder twice.
+func sharedZone(loc *time.Location) error {
+	if loc == time.Local {
+		return errors.New(`time zone "Local" is each host's own; name the zone, e.g. "Europe/Berlin"`)
+	}
+	return nil
+}
+
+// gocronLogger hands gocron's records to the Periodic's logger. gocron
+// logs its routine start and stop at INFO ("gocron: new scheduler
+// created"), which is the library's inner workings, not the application's
+// news: those go out at DEBUG. Its warnings and errors keep their level.
+type gocronLogger struct{ l *slog.Logger }
+
+var _ gocron.Logger = gocronLogger{}
+
+func (g gocronLogger) Debug(msg string, args ...any) { g.l.Debug(msg, args...) }
+func (g gocronLogger) Info(msg string, args ...any)  { g.l.Debug(msg, args...) }
+func (g gocronLogger) Warn(msg string, args ...any)  { g.l.Warn(msg, args...) }
+func (g gocronLogger) Error(msg string, args ...any) { g.l.Error(msg, args...) }
