@@ -110,6 +110,22 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 	if err := ctx.Err(); err != nil {
 		return unavailable(err)
 	}
+	if len(rs) == 1 {
+		// Schedule's path: one script call, without a pipeline's
+		// bookkeeping. redis.Script.Run falls back from EVALSHA to EVAL on
+		// NOSCRIPT, as runPipelined does.
+		r := rs[0]
+		sh := shardOf(r.ID, len(s.keys))
+		args := encodeRecordArgs(append(make([]any, 0, 6), s.wake, sh), r)
+		if err := scriptSchedule.Run(ctx, s.client, s.keys[sh].all(), args...).Err(); err != nil {
+			err = unavailable(err)
+			s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "reminders: schedule failed",
+				slog.Int("reminders", 1), slog.Any("error", err))
+			return err
+		}
+		s.scheduled(ctx, rs)
+		return nil
+	}
 	byShard := make([][]Reminder, len(s.keys))
 	for _, r := range rs {
 		sh := shardOf(r.ID, len(s.keys))
@@ -133,13 +149,18 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 			slog.Int("reminders", len(rs)), slog.Any("error", err))
 		return err
 	}
+	s.scheduled(ctx, rs)
+	return nil
+}
+
+// scheduled reports stored reminders to the observer and the debug log.
+func (s *RedisScheduler) scheduled(ctx context.Context, rs []Reminder) {
 	for _, r := range rs {
 		s.observe(Event{Type: EventScheduled, ID: r.ID, Kind: r.Kind, Attempt: 1, Shard: shardOf(r.ID, len(s.keys))})
 		s.opts.logger.LogAttrs(ctx, slog.LevelDebug, "reminders: scheduled",
 			slog.String("task_name", r.Kind), slog.String("reminder_id", r.ID), slog.Int("attempt", 1),
 			slog.Time("due_at", r.DueAt))
 	}
-	return nil
 }
 
 // Cancel removes a pending or in-flight reminder: no further attempt
