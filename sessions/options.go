@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/sytefy/kit/internal/keyprefix"
 )
 
 // Option configures a store (NewMemoryStore, NewRedisStore). Options a
@@ -77,14 +79,8 @@ func invalidOption(format string, args ...any) error {
 // Default: "refresh".
 func WithKeyPrefix(prefix string) Option {
 	return func(o *options) error {
-		if len(prefix) == 0 || len(prefix) > 64 {
-			return invalidOption("WithKeyPrefix: length %d, want 1..64", len(prefix))
-		}
-		for _, c := range []byte(prefix) {
-			ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
-			if !ok {
-				return invalidOption("WithKeyPrefix: byte %q not allowed", c)
-			}
+		if err := keyprefix.Check(prefix); err != nil {
+			return invalidOption("WithKeyPrefix: %v", err)
 		}
 		o.prefix = prefix
 		return nil
