@@ -26,10 +26,11 @@ import (
 //     later that the reminder was stored, and stores it itself if the
 //     winner died in between.
 //
-// Delivery stays at least once: if the winner is still storing the tick
-// when that check comes (a quarter period later, at most 10 s) and its
-// reminder was already delivered, the tick is stored and delivered again,
-// with the same ID. Handlers are idempotent on Delivery.ID anyway.
+// Delivery stays at least once: if the winner has stored the tick but not
+// yet marked it done when that check comes (a quarter period later, at
+// most 10 s), and its reminder was already delivered, the tick is stored
+// and delivered again, with the same ID. Handlers are idempotent on
+// Delivery.ID anyway.
 //
 // Ticks are computed the same way in every instance: a DurationJob ticks
 // at the multiples of its period since the Unix epoch (not "every d from
