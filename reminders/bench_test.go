@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/sytefy/kit/internal/redistest"
 	"github.com/sytefy/kit/reminders"
 )
@@ -34,45 +33,12 @@ func benchReminder(due time.Time) reminders.Reminder {
 	}
 }
 
-// benchTrips counts round trips to Redis: one per command or pipeline,
-// leaving out the handshake of new connections, which go-redis sends
-// through the same hooks.
-type benchTrips struct{ n atomic.Int64 }
-
-func (h *benchTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *benchTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if !benchHandshake(cmd) {
-			h.n.Add(1)
-		}
-		return next(ctx, cmd)
-	}
-}
-
-func (h *benchTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if len(cmds) > 0 && !benchHandshake(cmds[0]) {
-			h.n.Add(1)
-		}
-		return next(ctx, cmds)
-	}
-}
-
-func benchHandshake(cmd redis.Cmder) bool {
-	switch cmd.Name() {
-	case "hello", "auth", "select", "client", "readonly":
-		return true
-	}
-	return false
-}
-
 // benchRedis returns a Redis scheduler on a fresh prefix and its round-trip
 // counter.
-func benchRedis(b *testing.B, opts ...reminders.Option) (*reminders.RedisScheduler, *benchTrips) {
+func benchRedis(b *testing.B, opts ...reminders.Option) (*reminders.RedisScheduler, *redistest.TripCounter) {
 	b.Helper()
 	r := redistest.New(b)
-	trips := &benchTrips{}
+	trips := &redistest.TripCounter{}
 	r.Client.AddHook(trips)
 	s, err := reminders.NewRedisScheduler(r.Client, append([]reminders.Option{reminders.WithKeyPrefix(r.Prefix)}, opts...)...)
 	if err != nil {
@@ -93,7 +59,7 @@ func BenchmarkSchedule(b *testing.B) {
 	backends := []struct {
 		name  string
 		s     reminders.Scheduler
-		trips *benchTrips
+		trips *redistest.TripCounter
 	}{{"eager", eager, nil}, {string(redistest.CurrentMode()), rs, trips}}
 	for _, be := range backends {
 		for _, parallel := range []bool{false, true} {
@@ -109,7 +75,7 @@ func BenchmarkSchedule(b *testing.B) {
 				}
 				var trips0 int64
 				if be.trips != nil {
-					trips0 = be.trips.n.Load()
+					trips0 = be.trips.Trips()
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -132,7 +98,7 @@ func BenchmarkSchedule(b *testing.B) {
 				}
 				b.StopTimer()
 				if be.trips != nil {
-					b.ReportMetric(float64(be.trips.n.Load()-trips0)/float64(b.N), "trips/op")
+					b.ReportMetric(float64(be.trips.Trips()-trips0)/float64(b.N), "trips/op")
 				}
 			})
 		}
@@ -156,7 +122,7 @@ func BenchmarkScheduleMany(b *testing.B) {
 	if err := s.ScheduleMany(ctx, rs); err != nil {
 		b.Fatal(err)
 	}
-	trips0 := trips.n.Load()
+	trips0 := trips.Trips()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -169,7 +135,7 @@ func BenchmarkScheduleMany(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/reminder")
-	b.ReportMetric(float64(trips.n.Load()-trips0)/float64(b.N), "trips/op")
+	b.ReportMetric(float64(trips.Trips()-trips0)/float64(b.N), "trips/op")
 }
 
 // BenchmarkDrain delivers b.N reminders, all due before the worker starts,

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/sytefy/kit/internal/redistest"
 	"github.com/sytefy/kit/sessions"
 )
@@ -34,7 +33,7 @@ import (
 type benchBackend struct {
 	name  string
 	store sessions.Store
-	trips *tripCounter // nil for memory
+	trips *redistest.TripCounter // nil for memory
 }
 
 func benchBackends(b *testing.B) []benchBackend {
@@ -44,47 +43,13 @@ func benchBackends(b *testing.B) []benchBackend {
 		b.Fatal(err)
 	}
 	r := redistest.New(b)
-	trips := &tripCounter{}
+	trips := &redistest.TripCounter{}
 	r.Client.AddHook(trips)
 	rs, err := sessions.NewRedisStore(r.Client, sessions.WithKeyPrefix(r.Prefix))
 	if err != nil {
 		b.Fatal(err)
 	}
 	return []benchBackend{{name: "memory", store: mem}, {name: string(r.Mode), store: rs, trips: trips}}
-}
-
-// tripCounter counts round trips to Redis: one per command or pipeline,
-// leaving out the handshake of new connections (HELLO, SELECT, CLIENT ...),
-// which go-redis sends through the same hooks but which is not part of any
-// operation.
-type tripCounter struct{ n atomic.Int64 }
-
-func (h *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if !handshake(cmd) {
-			h.n.Add(1)
-		}
-		return next(ctx, cmd)
-	}
-}
-
-func (h *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if len(cmds) > 0 && !handshake(cmds[0]) {
-			h.n.Add(1)
-		}
-		return next(ctx, cmds)
-	}
-}
-
-func handshake(cmd redis.Cmder) bool {
-	switch cmd.Name() {
-	case "hello", "auth", "select", "client", "readonly":
-		return true
-	}
-	return false
 }
 
 // benchSeq makes IDs unique across benchmarks and goroutines.
@@ -116,7 +81,7 @@ func runBoth(b *testing.B, setup func(b *testing.B, s sessions.Store) func(ctx c
 				}
 				var trips0 int64
 				if be.trips != nil {
-					trips0 = be.trips.n.Load()
+					trips0 = be.trips.Trips()
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -141,7 +106,7 @@ func runBoth(b *testing.B, setup func(b *testing.B, s sessions.Store) func(ctx c
 				}
 				b.StopTimer()
 				if be.trips != nil {
-					b.ReportMetric(float64(be.trips.n.Load()-trips0)/float64(b.N), "trips/op")
+					b.ReportMetric(float64(be.trips.Trips()-trips0)/float64(b.N), "trips/op")
 				}
 			})
 		}
@@ -224,7 +189,7 @@ func BenchmarkRevokeAllForUser(b *testing.B) {
 				}
 				var t0 int64
 				if be.trips != nil {
-					t0 = be.trips.n.Load()
+					t0 = be.trips.Trips()
 				}
 				b.StartTimer()
 				n, err := be.store.RevokeAllForUser(ctx, u)
@@ -235,7 +200,7 @@ func BenchmarkRevokeAllForUser(b *testing.B) {
 					b.Fatalf("revoked %d sessions, want %d", n, perUser)
 				}
 				if be.trips != nil {
-					trips += be.trips.n.Load() - t0
+					trips += be.trips.Trips() - t0
 				}
 			}
 			if be.trips != nil {

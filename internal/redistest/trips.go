@@ -1,0 +1,48 @@
+package redistest
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TripCounter is a go-redis hook that counts round trips: one per command
+// or pipeline. The handshake of a new connection (HELLO, AUTH, SELECT,
+// CLIENT, READONLY), which go-redis sends through the same hooks, is not
+// part of any operation and is left out. Safe for concurrent use.
+type TripCounter struct{ n atomic.Int64 }
+
+// Trips returns the round trips counted so far.
+func (h *TripCounter) Trips() int64 { return h.n.Load() }
+
+// DialHook passes dials through.
+func (h *TripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook counts a single command.
+func (h *TripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if !handshake(cmd) {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook counts a pipeline once, whatever its length.
+func (h *TripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && !handshake(cmds[0]) {
+			h.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func handshake(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "auth", "select", "client", "readonly":
+		return true
+	}
+	return false
+}
