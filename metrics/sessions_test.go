@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -73,31 +74,7 @@ func TestSessionsCountsEveryEventType(t *testing.T) {
 	} {
 		m.ObserveSession(e)
 	}
-	want := `
-# HELP kit_sessions_remembered_total Sessions stored by Remember.
-# TYPE kit_sessions_remembered_total counter
-kit_sessions_remembered_total 3
-# HELP kit_sessions_rotated_total Successor sessions created by Rotate.
-# TYPE kit_sessions_rotated_total counter
-kit_sessions_rotated_total 1
-# HELP kit_sessions_reuse_detected_total Rotate calls given an already rotated ID; the family was revoked.
-# TYPE kit_sessions_reuse_detected_total counter
-kit_sessions_reuse_detected_total 1
-# HELP kit_sessions_revoke_calls_total Successful Revoke calls, including those that found nothing to revoke.
-# TYPE kit_sessions_revoke_calls_total counter
-kit_sessions_revoke_calls_total 2
-# HELP kit_sessions_revoke_all_calls_total Successful RevokeAllForUser calls.
-# TYPE kit_sessions_revoke_all_calls_total counter
-kit_sessions_revoke_all_calls_total 3
-# HELP kit_sessions_revoked_total Active sessions ended, by cause: revoke, revoke_all or reuse_detected.
-# TYPE kit_sessions_revoked_total counter
-kit_sessions_revoked_total{cause="reuse_detected"} 2
-kit_sessions_revoked_total{cause="revoke"} 1
-kit_sessions_revoked_total{cause="revoke_all"} 4
-# HELP kit_sessions_backend_errors_total Store operations that failed closed because the backend failed or the context ended.
-# TYPE kit_sessions_backend_errors_total counter
-kit_sessions_backend_errors_total 1
-`
+	want := sessionsExposition(sessionCounts{Remembered: 3, Rotated: 1, ReuseDetected: 1, RevokeCalls: 2, RevokeAllCalls: 3, RevokedByReuse: 2, RevokedByRevoke: 1, RevokedByRevokeAll: 4, BackendErrors: 1})
 	assert.NoError(t, testutil.CollectAndCompare(m, strings.NewReader(want), sessionNames...))
 }
 
@@ -167,31 +144,7 @@ func TestSessionsStoreWorkload(t *testing.T) {
 			require.ErrorIs(t, err, sessions.ErrUnavailable)
 			require.False(t, active)
 
-			want := `
-# HELP kit_sessions_remembered_total Sessions stored by Remember.
-# TYPE kit_sessions_remembered_total counter
-kit_sessions_remembered_total 5
-# HELP kit_sessions_rotated_total Successor sessions created by Rotate.
-# TYPE kit_sessions_rotated_total counter
-kit_sessions_rotated_total 2
-# HELP kit_sessions_reuse_detected_total Rotate calls given an already rotated ID; the family was revoked.
-# TYPE kit_sessions_reuse_detected_total counter
-kit_sessions_reuse_detected_total 1
-# HELP kit_sessions_revoke_calls_total Successful Revoke calls, including those that found nothing to revoke.
-# TYPE kit_sessions_revoke_calls_total counter
-kit_sessions_revoke_calls_total 2
-# HELP kit_sessions_revoke_all_calls_total Successful RevokeAllForUser calls.
-# TYPE kit_sessions_revoke_all_calls_total counter
-kit_sessions_revoke_all_calls_total 2
-# HELP kit_sessions_revoked_total Active sessions ended, by cause: revoke, revoke_all or reuse_detected.
-# TYPE kit_sessions_revoked_total counter
-kit_sessions_revoked_total{cause="reuse_detected"} 1
-kit_sessions_revoked_total{cause="revoke"} 1
-kit_sessions_revoked_total{cause="revoke_all"} 3
-# HELP kit_sessions_backend_errors_total Store operations that failed closed because the backend failed or the context ended.
-# TYPE kit_sessions_backend_errors_total counter
-kit_sessions_backend_errors_total 1
-`
+			want := sessionsExposition(sessionCounts{Remembered: 5, Rotated: 2, ReuseDetected: 1, RevokeCalls: 2, RevokeAllCalls: 2, RevokedByReuse: 1, RevokedByRevoke: 1, RevokedByRevokeAll: 3, BackendErrors: 1})
 			assert.NoError(t, testutil.CollectAndCompare(m, strings.NewReader(want), sessionNames...))
 		})
 	}
@@ -221,4 +174,47 @@ func TestSessionsBackendErrorsOnADeadRedis(t *testing.T) {
 	assert.EqualValues(t, 4, single(t, gatherOnce(t, m), "kit_sessions_backend_errors_total"))
 	assert.EqualValues(t, 1, single(t, gatherOnce(t, m), "kit_sessions_remembered_total"))
 	assert.EqualValues(t, 0, single(t, gatherOnce(t, m), "kit_sessions_revoke_all_calls_total"))
+}
+
+// sessionCounts are the expected values of the Sessions collector's series.
+type sessionCounts struct {
+	Remembered, Rotated, ReuseDetected, RevokeCalls, RevokeAllCalls    int
+	RevokedByReuse, RevokedByRevoke, RevokedByRevokeAll, BackendErrors int
+}
+
+// sessionsTemplate is the Sessions collector's exposition, HELP and TYPE
+// lines included, so that a renamed metric or changed help text fails too.
+var sessionsTemplate = template.Must(template.New("sessions").Parse(`
+# HELP kit_sessions_remembered_total Sessions stored by Remember.
+# TYPE kit_sessions_remembered_total counter
+kit_sessions_remembered_total {{.Remembered}}
+# HELP kit_sessions_rotated_total Successor sessions created by Rotate.
+# TYPE kit_sessions_rotated_total counter
+kit_sessions_rotated_total {{.Rotated}}
+# HELP kit_sessions_reuse_detected_total Rotate calls given an already rotated ID; the family was revoked.
+# TYPE kit_sessions_reuse_detected_total counter
+kit_sessions_reuse_detected_total {{.ReuseDetected}}
+# HELP kit_sessions_revoke_calls_total Successful Revoke calls, including those that found nothing to revoke.
+# TYPE kit_sessions_revoke_calls_total counter
+kit_sessions_revoke_calls_total {{.RevokeCalls}}
+# HELP kit_sessions_revoke_all_calls_total Successful RevokeAllForUser calls.
+# TYPE kit_sessions_revoke_all_calls_total counter
+kit_sessions_revoke_all_calls_total {{.RevokeAllCalls}}
+# HELP kit_sessions_revoked_total Active sessions ended, by cause: revoke, revoke_all or reuse_detected.
+# TYPE kit_sessions_revoked_total counter
+kit_sessions_revoked_total{cause="reuse_detected"} {{.RevokedByReuse}}
+kit_sessions_revoked_total{cause="revoke"} {{.RevokedByRevoke}}
+kit_sessions_revoked_total{cause="revoke_all"} {{.RevokedByRevokeAll}}
+# HELP kit_sessions_backend_errors_total Store operations that failed closed because the backend failed or the context ended.
+# TYPE kit_sessions_backend_errors_total counter
+kit_sessions_backend_errors_total {{.BackendErrors}}
+`))
+
+// sessionsExposition renders sessionsTemplate with c.
+func sessionsExposition(c sessionCounts) string {
+	var b strings.Builder
+	if err := sessionsTemplate.Execute(&b, c); err != nil {
+		panic(err) // a fixed template and a plain struct: cannot fail
+	}
+	return b.String()
 }
