@@ -44,12 +44,17 @@ local function head(key)
   return nil
 end
 
--- wake tells sleeping workers that the shard's earliest due time moved
+-- publishWake tells sleeping workers of a shard that a reminder is due at
+-- at (Unix ms); wake does so when the shard's earliest due time moved
 -- earlier than before (the head before the change).
+local function publishWake(channel, shard, at)
+  redis.call('PUBLISH', channel, shard .. ':' .. string.format('%.0f', at))
+end
+
 local function wake(dueKey, before, channel, shard)
   local now = head(dueKey)
   if now and (not before or now < before) then
-    redis.call('PUBLISH', channel, shard .. ':' .. string.format('%.0f', now))
+    publishWake(channel, shard, now)
   end
 end
 

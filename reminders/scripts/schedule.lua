@@ -41,6 +41,6 @@ end
 -- move earlier, the wake-up costs a worker one look, nothing more.)
 local h = head(K.due)
 if h and h >= earliest then
-  redis.call('PUBLISH', ARGV[1], ARGV[2] .. ':' .. string.format('%.0f', h))
+  publishWake(ARGV[1], ARGV[2], h)
 end
 return n
