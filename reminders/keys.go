@@ -25,11 +25,12 @@ import (
 // (see each script's KEYS header).
 type shardKeys struct {
 	due, rec, lease, dead, err, seq string
+	list                            []string // all of them, for all
 }
 
 func newShardKeys(prefix string, shard int) shardKeys {
 	tag := "{" + prefix + ":" + strconv.Itoa(shard) + "}:"
-	return shardKeys{
+	k := shardKeys{
 		due:   tag + "due",
 		rec:   tag + "rec",
 		lease: tag + "lease",
@@ -37,12 +38,13 @@ func newShardKeys(prefix string, shard int) shardKeys {
 		err:   tag + "err",
 		seq:   tag + "seq",
 	}
+	k.list = []string{k.due, k.rec, k.lease, k.dead, k.err, k.seq}
+	return k
 }
 
-// all is KEYS for the scripts that take every key of the shard.
-func (k shardKeys) all() []string {
-	return []string{k.due, k.rec, k.lease, k.dead, k.err, k.seq}
-}
+// all is KEYS for the scripts, which take every key of the shard. The
+// slice is shared: callers must not change it (go-redis copies it).
+func (k shardKeys) all() []string { return k.list }
 
 // wakeChannel is the pub/sub channel of a prefix. Classic pub/sub is used
 // (not sharded SPUBLISH), as miniredis, Redis and Redis Cluster all carry it.

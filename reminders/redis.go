@@ -116,7 +116,7 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		// NOSCRIPT, as runPipelined does.
 		r := rs[0]
 		sh := shardOf(r.ID, len(s.keys))
-		args := encodeRecordArgs(append(make([]any, 0, 6), s.wake, sh), r)
+		args := scheduleArgs(s.wake, sh, rs)
 		if err := scriptSchedule.Run(ctx, s.client, s.keys[sh].all(), args...).Err(); err != nil {
 			err = unavailable(err)
 			s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "reminders: schedule failed",
@@ -135,12 +135,7 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 	for sh, list := range byShard {
 		for len(list) > 0 {
 			n := min(len(list), scheduleChunk)
-			args := make([]any, 0, 2+4*n)
-			args = append(args, s.wake, sh)
-			for _, r := range list[:n] {
-				args = encodeRecordArgs(args, r)
-			}
-			calls = append(calls, &scriptCall{script: scriptSchedule, keys: s.keys[sh].all(), args: args})
+			calls = append(calls, &scriptCall{script: scriptSchedule, keys: s.keys[sh].all(), args: scheduleArgs(s.wake, sh, list[:n])})
 			list = list[n:]
 		}
 	}

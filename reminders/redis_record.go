@@ -2,6 +2,7 @@ package reminders
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -18,14 +19,40 @@ type record struct {
 
 var errCorrupt = errors.New("corrupt")
 
-// encodeRecordArgs are the schedule script's 4 values for r (it adds the
-// version and attempt 1).
-func encodeRecordArgs(args []any, r Reminder) []any {
-	payload := r.Payload
-	if payload == nil {
-		payload = []byte{}
+// scheduleArgs are schedule.lua's ARGV for rs, all of one shard (see the
+// script's header): each record is built here, with attempt 1 and a new
+// schedule version, so the script only stores.
+func scheduleArgs(wake string, shard int, rs []Reminder) []any {
+	args := make([]any, 3, 3+4*len(rs))
+	args[0], args[1] = wake, shard
+	dues := make([]int64, len(rs))
+	earliest := int64(0)
+	for i, r := range rs {
+		dues[i] = dueMillis(r.DueAt)
+		if i == 0 || dues[i] < earliest {
+			earliest = dues[i]
+		}
+		args = append(args, r.ID, encodeRecord(r, dues[i]))
 	}
-	return append(args, r.ID, dueMillis(r.DueAt), r.Kind, payload)
+	args[2] = earliest
+	for i, r := range rs {
+		args = append(args, dues[i], r.ID)
+	}
+	return args
+}
+
+// encodeRecord is the stored form of r, as first scheduled: the format is
+// in scripts/lib.lua, the version '0' and a random number below 10^18.
+func encodeRecord(r Reminder, due int64) []byte {
+	b := make([]byte, 0, 48+len(r.Kind)+len(r.Payload))
+	b = append(b, '0')
+	b = strconv.AppendUint(b, rand.Uint64N(1e18), 10) // 19 digits at most, as parseRecord wants
+	b = append(b, ",1,"...)
+	b = strconv.AppendInt(b, due, 10)
+	b = append(b, ',')
+	b = append(b, r.Kind...)
+	b = append(b, '\n')
+	return append(b, r.Payload...)
 }
 
 // parseRecord decodes a stored record. It checks what the scripts check and

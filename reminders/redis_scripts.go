@@ -12,10 +12,11 @@ import (
 //go:embed scripts/*.lua
 var scriptFS embed.FS
 
-// The scripts, each lib.lua followed by its own file. Every state change
-// of a reminder is one of them, on one shard's keys (newShardKeys.all).
+// The scripts, each lib.lua followed by its own file, but for schedule.lua,
+// the hot path, which needs none of it. Every state change of a reminder
+// is one of them, on one shard's keys (newShardKeys.all).
 var (
-	scriptSchedule = loadScript("schedule")
+	scriptSchedule = redis.NewScript(readScript("schedule"))
 	scriptCancel   = loadScript("cancel")
 	scriptClaim    = loadScript("claim")
 	scriptSettle   = loadScript("settle")
@@ -27,15 +28,15 @@ var (
 )
 
 func loadScript(name string) *redis.Script {
-	lib, err := scriptFS.ReadFile("scripts/lib.lua")
+	return redis.NewScript(readScript("lib") + readScript(name))
+}
+
+func readScript(name string) string {
+	b, err := scriptFS.ReadFile("scripts/" + name + ".lua")
 	if err != nil {
 		panic(err) // embedded at build time: cannot happen
 	}
-	body, err := scriptFS.ReadFile("scripts/" + name + ".lua")
-	if err != nil {
-		panic(err)
-	}
-	return redis.NewScript(string(lib) + string(body))
+	return string(b)
 }
 
 // scriptCall is one script run, queued for a pipeline.

@@ -1,14 +1,19 @@
--- lib.lua: helpers compiled into the front of every other script; never
--- run alone.
+-- lib.lua: helpers compiled into the front of every script but
+-- schedule.lua; never run alone.
 --
 -- A record (the value in the rec hash) is
 --
 --   <version>,<attempt>,<due ms>,<kind>\n<payload>
 --
--- version: a per-shard counter (the seq key), new at every write of the
---   record, so that a worker's ack, retry or lease extension, which carry
---   the version of its claim, are ignored once the reminder was
---   rescheduled, released or taken back after its lease expired.
+-- version: new at every write of the record, so that a worker's ack,
+--   retry or lease extension, which carry the version of its claim, are
+--   ignored once the reminder was rescheduled, released or taken back
+--   after its lease expired. Scripts take it from a per-shard counter (the
+--   seq key: 1, 2, ...); Schedule makes it in Go, without a call to Redis:
+--   '0' and a random number below 10^18, in decimal. The leading zero
+--   keeps the two kinds apart, so only two schedules of one ID can draw the
+--   same version, at odds of 10^-18.
+--   Versions are compared for equality only, as strings.
 -- attempt: the number of the running or next attempt (from 1).
 -- due: Reminder.DueAt in Unix ms.
 -- kind: Reminder.Kind, which holds no control character, so '\n' ends it.
@@ -46,7 +51,8 @@ end
 
 -- publishWake tells sleeping workers of a shard that a reminder is due at
 -- at (Unix ms); wake does so when the shard's earliest due time moved
--- earlier than before (the head before the change).
+-- earlier than before (the head before the change). schedule.lua, which
+-- runs without this file, writes the same message itself.
 local function publishWake(channel, shard, at)
   redis.call('PUBLISH', channel, shard .. ':' .. string.format('%.0f', at))
 end

@@ -1,46 +1,48 @@
 -- schedule.lua: store reminders, replacing any with the same ID whether
 -- pending, in flight (its lease is dropped, so the running handler's ack,
--- retry and lease extension are ignored) or dead. Each gets a new version
--- and attempt 1, and its last error is cleared.
--- KEYS: due, rec, lease, dead, err, seq (one shard; see keys.go)
--- ARGV[1]: wake channel; ARGV[2]: shard index
--- ARGV[3..]: 4 values per reminder: id, due ms, kind, payload (at most a
--- few hundred reminders a call: the Go side chunks, see redis.go)
+-- retry and lease extension are ignored) or dead. The Go side builds each
+-- record (see lib.lua) with attempt 1 and a fresh schedule version; the
+-- last error is cleared.
+-- KEYS: due, rec, lease, dead, err, seq (one shard; see keys.go; seq is
+--   not used here)
+-- ARGV[1]: wake channel; ARGV[2]: shard index; ARGV[3]: the earliest due
+--   time of these reminders, Unix ms
+-- ARGV[4 .. 3+2n]: id, record for each of the n reminders, then
+-- ARGV[4+2n .. 3+4n]: due ms, id for each (at most a few hundred
+--   reminders a call: the Go side chunks, see redis.go)
 -- Returns: the number of reminders stored.
 --
--- This is the hot path of Schedule and ScheduleMany, so the calls are
--- variadic, a fixed handful per batch whatever its size. When HSET reports
+-- This is the hot path of Schedule and ScheduleMany, so it runs without
+-- lib.lua's preamble, and the arguments come laid out for HSET and ZADD:
+-- a fixed handful of calls whatever the batch's size. When HSET reports
 -- every record new, no ID can have a lease, a dead entry or a last error
 -- (ack and cancel delete those with the record), and dropping them is
--- skipped: a new reminder costs INCRBY, HSET, ZADD and one look at the
--- head of the due set.
-local n = (#ARGV - 2) / 4
-local last = redis.call('INCRBY', K.seq, n)
-local recs, dues, ids = {}, {}, {}
-local earliest
-for i = 0, n - 1 do
-  local j = 3 + 4 * i
-  local id, due = ARGV[j], ARGV[j + 1]
-  recs[2 * i + 1] = id
-  recs[2 * i + 2] = (last - n + 1 + i) .. ',1,' .. due .. ',' .. ARGV[j + 2] .. '\n' .. ARGV[j + 3]
-  dues[2 * i + 1] = due
-  dues[2 * i + 2] = id
-  ids[i + 1] = id
-  local d = tonumber(due)
-  if not earliest or d < earliest then earliest = d end
-end
-local added = redis.call('HSET', K.rec, unpack(recs))
-redis.call('ZADD', K.due, unpack(dues))
+-- skipped: a new reminder costs HSET, ZADD and one look at the head of
+-- the due set.
+local due, rec = KEYS[1], KEYS[2]
+local n = (#ARGV - 3) / 4
+local added = redis.call('HSET', rec, unpack(ARGV, 4, 3 + 2 * n))
+redis.call('ZADD', due, unpack(ARGV, 4 + 2 * n, 3 + 4 * n))
 if added < n then
-  redis.call('ZREM', K.lease, unpack(ids))
-  redis.call('ZREM', K.dead, unpack(ids))
-  redis.call('HDEL', K.err, unpack(ids))
+  local ids = {}
+  for i = 1, n do ids[i] = ARGV[2 + 2 * i] end
+  redis.call('ZREM', KEYS[3], unpack(ids))
+  redis.call('ZREM', KEYS[4], unpack(ids))
+  redis.call('HDEL', KEYS[5], unpack(ids))
 end
 -- Wake sleeping workers when one of these is now the head of the due set:
--- they may be sleeping until a later time. (When the head did not really
--- move earlier, the wake-up costs a worker one look, nothing more.)
-local h = head(K.due)
-if h and h >= earliest then
-  publishWake(ARGV[1], ARGV[2], h)
+-- they may be sleeping until a later time. A single reminder is the head
+-- when it is the first member (a tie with an earlier member leaves the
+-- head's time as it was, and nothing to tell); a batch compares times.
+-- The message is lib.lua's publishWake's, "<shard>:<due ms>".
+local head
+if n == 1 then
+  head = redis.call('ZRANGE', due, 0, 0)[1] == ARGV[4]
+else
+  local h = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
+  head = tonumber(h[2]) >= tonumber(ARGV[3])
+end
+if head then
+  redis.call('PUBLISH', ARGV[1], ARGV[2] .. ':' .. ARGV[3])
 end
 return n
