@@ -298,6 +298,61 @@ func TestRedisRescheduleWhileRunning(t *testing.T) {
 	}
 }
 
+// TestRedisStaleOutcomeAfterReclaim: a reminder rescheduled while its
+// handler runs, and claimed again before that handler returns, belongs to
+// the new claim: the old attempt's ack or failure carries the old
+// schedule's version, so it neither deletes nor retries the new one, though
+// the reminder is in the lease set again. (The lease set alone cannot tell
+// the two claims apart; the versions can.)
+func TestRedisStaleOutcomeAfterReclaim(t *testing.T) {
+	for _, outcome := range []error{nil, errors.New("failed")} {
+		t.Run(fmt.Sprint("outcome=", outcome), func(t *testing.T) {
+			t.Parallel()
+			logs := &logBuffer{}
+			_, s := newRedis(t, reminders.WithLease(time.Second), fastBackoff, reminders.WithLogger(slog.New(logs)))
+			started := make(chan string, 4)
+			release := map[string]chan error{"v1": make(chan error, 1), "v2": make(chan error, 1)}
+			var got deliveries
+			runWorker(t, s, reminders.HandlerFunc(func(_ context.Context, d reminders.Delivery) error {
+				got.add(d)
+				started <- string(d.Payload)
+				return <-release[string(d.Payload)] // outlives its context on purpose
+			}))
+			waitFor := func(payload string) {
+				t.Helper()
+				select {
+				case p := <-started:
+					require.Equal(t, payload, p)
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%s not delivered", payload)
+				}
+			}
+			require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "r", Kind: "k", DueAt: time.Now(), Payload: []byte("v1")}))
+			waitFor("v1")
+			require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "r", Kind: "k", DueAt: time.Now(), Payload: []byte("v2")}))
+			waitFor("v2") // claimed again while v1's handler still runs
+
+			release["v1"] <- outcome
+			require.Eventually(t, func() bool {
+				return len(logs.find(slog.LevelInfo, "outcome ignored")) > 0
+			}, 5*time.Second, 5*time.Millisecond, "the old attempt's outcome was not ignored")
+			info, err := s.Get(bg(t), "r")
+			require.NoError(t, err, "the old attempt's outcome settled the new claim")
+			assert.Equal(t, reminders.StateInFlight, info.State)
+			assert.Equal(t, []byte("v2"), info.Payload)
+			assert.Equal(t, 1, info.Attempt)
+			assert.Empty(t, info.LastError, "the old attempt's failure is not recorded")
+
+			release["v2"] <- nil
+			require.Eventually(t, func() bool {
+				_, err := s.Get(bg(t), "r")
+				return errors.Is(err, reminders.ErrNotFound)
+			}, 5*time.Second, 5*time.Millisecond, "the new claim's ack settles it")
+			assert.Equal(t, 2, got.len())
+		})
+	}
+}
+
 // TestRedisCancelWhileRunning: cancelling a reminder while its handler
 // runs means no further attempt, whether the handler then fails or
 // succeeds; the attempt's context is cancelled.
