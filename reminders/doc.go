@@ -9,9 +9,9 @@
 // A [Reminder] is an ID, a Kind, a due time (DueAt) and an opaque Payload.
 // The Kind selects the handler: a [Mux] routes each Kind to its own.
 //
-// The ID is the idempotency key. Scheduling an ID that is already pending
-// replaces the reminder (new Kind, DueAt and Payload; attempts start again
-// at 1), so derive IDs from what is reminded of ("appointment:42:30m"):
+// The ID is the idempotency key. Scheduling an ID that is already stored
+// (pending, in flight or dead) replaces the reminder (new Kind, DueAt and
+// Payload; attempts start again at 1), so derive IDs from what is reminded of ("appointment:42:30m"):
 // a retried request, a reschedule, or N instances scheduling the same thing
 // store one reminder. Handlers get the ID too, and should use it as the
 // idempotency key of what they send, because delivery is at least once.
@@ -75,7 +75,12 @@
 //   - One claim at a time: a due reminder is claimed by one Lua script, so
 //     any number of workers never handle it twice, crashes and expired
 //     leases aside (a lease shorter than a handler's run is renewed, not
-//     lost, while its worker lives).
+//     lost, while its worker lives). Two handlers of one ID can also
+//     overlap when it is rescheduled while a handler runs (the new
+//     reminder may be delivered before the superseded attempt, whose
+//     context is cancelled, returns) and when a handler outlives
+//     [WithShutdownTimeout] (its reminder is released to other workers
+//     with the same Attempt).
 //   - Reschedule and cancel win races: each claim carries the reminder's
 //     version, so the outcome of an attempt overtaken by a reschedule or a
 //     cancel is ignored.

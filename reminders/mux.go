@@ -17,11 +17,16 @@ type Mux struct {
 func NewMux() *Mux { return &Mux{handlers: make(map[string]Handler)} }
 
 // Handle registers h for kind, replacing any handler registered before.
-// It panics on an empty kind or a nil handler, as http.ServeMux does: both
-// are programming errors found at start-up.
+// It panics, as http.ServeMux does, on a kind no Reminder can have (see
+// Reminder.Kind's limits) and on a nil handler, a typed nil such as
+// HandlerFunc(nil) included: both are programming errors found at
+// start-up, not input.
 func (m *Mux) Handle(kind string, h Handler) {
-	if kind == "" || h == nil {
-		panic("reminders: Mux.Handle needs a kind and a handler")
+	if err := validName("Kind", kind); err != nil {
+		panic(fmt.Sprintf("reminders: Mux.Handle: %v", err))
+	}
+	if isNilValue(h) {
+		panic("reminders: Mux.Handle needs a non-nil handler")
 	}
 	m.mu.Lock()
 	m.handlers[kind] = h

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,8 +58,13 @@ func TestMuxHandlePanicsOnMisuse(t *testing.T) {
 	mux := reminders.NewMux()
 	ok := reminders.HandlerFunc(func(context.Context, reminders.Delivery) error { return nil })
 	assert.Panics(t, func() { mux.Handle("", ok) })
+	assert.Panics(t, func() { mux.Handle("bad\nkind", ok) }, "no Reminder can have this Kind")
+	assert.Panics(t, func() { mux.Handle(strings.Repeat("k", 257), ok) }, "over the Kind limit")
 	assert.Panics(t, func() { mux.Handle("k", nil) })
+	assert.Panics(t, func() { mux.Handle("k", reminders.HandlerFunc(nil)) }, "typed nil")
+	assert.Panics(t, func() { mux.Handle("k", (*reminders.Mux)(nil)) }, "typed nil")
 	assert.Panics(t, func() { mux.HandleFunc("k", nil) })
+	assert.NotPanics(t, func() { mux.Handle(strings.Repeat("k", 256), ok) })
 }
 
 // Handlers may be added while workers deliver (run with -race).

@@ -160,7 +160,10 @@ func (s *RedisScheduler) scheduled(ctx context.Context, rs []Reminder) {
 
 // Cancel removes a pending or in-flight reminder: no further attempt
 // happens, and an attempt running meanwhile no longer counts (its context
-// is cancelled when the worker next renews its lease). It returns an error
+// is cancelled when the worker next renews its lease, within a third of
+// the lease). An attempt a worker had claimed is in flight even before its
+// handler starts, so that handler may start after Cancel returns; its
+// outcome is ignored all the same. It returns an error
 // wrapping ErrNotFound when the ID is neither pending nor in flight (a dead
 // reminder is left in the dead set), ErrInvalid for a malformed ID, and
 // ErrUnavailable when Redis fails or ctx ends first.

@@ -127,6 +127,41 @@ func TestRedisBadDataOrphans(t *testing.T) {
 	assert.Equal(t, 1, got.len(), "only the good reminder reached the handler")
 }
 
+// TestRedisBadDataMissingRecord: a due reminder whose record was deleted
+// behind the library's back is dead-lettered as corrupt, and scheduling
+// its ID again replaces the dead entry and its error, as it does for any
+// dead reminder: the new reminder is pending with no last error, is
+// delivered once, and leaves nothing behind.
+func TestRedisBadDataMissingRecord(t *testing.T) {
+	t.Parallel()
+	var got deliveries
+	r, s := newRedis(t, reminders.WithShards(1))
+	ctx := bg(t)
+	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "g", Kind: "k", DueAt: time.Now().Add(100 * time.Millisecond)}))
+	require.NoError(t, r.Client.HDel(ctx, "{"+r.Prefix+":0}:rec", "g").Err())
+	runWorker(t, s, record(&got))
+	require.Eventually(t, func() bool {
+		st, err := s.Stats(ctx)
+		return err == nil && st.Dead == 1
+	}, 5*time.Second, 5*time.Millisecond, "the reminder with no record is dead-lettered")
+
+	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "g", Kind: "k", DueAt: time.Now().Add(300 * time.Millisecond), Payload: []byte("v2")}))
+	info, err := s.Get(ctx, "g")
+	require.NoError(t, err)
+	assert.Equal(t, reminders.StatePending, info.State)
+	assert.Empty(t, info.LastError, "the corrupt reason went with the dead entry")
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, [3]int64{1, 0, 0}, [3]int64{st.Pending, st.InFlight, st.Dead})
+
+	require.Eventually(t, func() bool { return got.count("g") == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		st, err := s.Stats(ctx)
+		return err == nil && st.Pending == 0 && st.InFlight == 0 && st.Dead == 0
+	}, 5*time.Second, 5*time.Millisecond, "nothing is left once the new reminder is acked")
+	assert.Equal(t, 1, got.len())
+}
+
 // TestRedisBadDataOutcomeRefused: Redis refuses a finished handler's
 // outcome for good (the due key became a string meanwhile, so the settle
 // script fails before writing) while it still accepts lease renewals. The

@@ -9,8 +9,8 @@ import (
 // DueAt.
 //
 // ID is the idempotency key: scheduling a Reminder whose ID is already
-// pending replaces it (new Kind, DueAt and Payload; attempts start again at
-// 1). Derive it from the thing reminded of ("appointment:42"), so that a
+// stored replaces it, whether it is pending, in flight or dead (new Kind,
+// DueAt and Payload; attempts start again at 1). Derive it from the thing reminded of ("appointment:42"), so that a
 // retried request or N instances scheduling the same thing store one
 // reminder.
 type Reminder struct {
@@ -34,7 +34,9 @@ type Delivery struct {
 	Reminder
 	// Attempt is 1 on the first try after Schedule, a reschedule or Requeue;
 	// each retry, and each redelivery after an expired lease (a crashed
-	// worker), adds 1.
+	// worker), adds 1. A reminder released by a worker that shut down
+	// while its handler ran is delivered again with the same Attempt, so
+	// (ID, Attempt) does not name one delivery.
 	Attempt int
 }
 
@@ -61,12 +63,14 @@ func (f HandlerFunc) HandleReminder(ctx context.Context, d Delivery) error { ret
 // Scheduler stores reminders for later delivery. Implementations are safe
 // for concurrent use.
 type Scheduler interface {
-	// Schedule stores r, replacing a pending reminder with the same ID. It
-	// returns an error wrapping ErrInvalid for bad input (nothing is
+	// Schedule stores r, replacing any stored reminder with the same ID
+	// (pending, in flight or dead). It returns an error wrapping ErrInvalid for bad input (nothing is
 	// written) and ErrUnavailable when the backend fails or ctx ends first.
 	Schedule(ctx context.Context, r Reminder) error
 	// Cancel removes a pending or in-flight reminder: no further attempt
-	// happens. It returns an error wrapping ErrNotFound when the ID is
-	// neither pending nor in flight.
+	// happens. An attempt already claimed by a worker is in flight, even if
+	// its handler has not started: it may still start after Cancel
+	// returns, and its outcome is ignored. It returns an error wrapping
+	// ErrNotFound when the ID is neither pending nor in flight.
 	Cancel(ctx context.Context, id string) error
 }

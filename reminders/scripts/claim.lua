@@ -32,9 +32,14 @@ local maxClaim, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
 local maxAttempts = tonumber(ARGV[5])
 local claimed, retaken, dead = {}, {}, {}
 
+-- bury dead-letters id. A missing record is stored as '' (corrupt too):
+-- schedule.lua counts on every ID with a lease, a dead entry or a last
+-- error having a field in rec, or a later Schedule of the ID would leave
+-- this dead entry and its error behind.
 local function bury(id, reason, rec)
   redis.call('ZADD', K.dead, now, id)
   redis.call('HSET', K.err, id, reason)
+  if not rec then redis.call('HSET', K.rec, id, '') end
   table.insert(dead, id)
   table.insert(dead, reason)
   table.insert(dead, rec or false)

@@ -16,8 +16,8 @@
 -- lib.lua's preamble, and the arguments come laid out for HSET and ZADD:
 -- a fixed handful of calls whatever the batch's size. When HSET reports
 -- every record new, no ID can have a lease, a dead entry or a last error
--- (ack and cancel delete those with the record), and dropping them is
--- skipped: a new reminder costs HSET, ZADD and one look at the head of
+-- (ack and cancel delete those with the record; claim.lua stores '' for a
+-- record it dead-letters as missing), and dropping them is skipped: a new reminder costs HSET, ZADD and one look at the head of
 -- the due set.
 local due, rec = KEYS[1], KEYS[2]
 local n = (#ARGV - 3) / 4
