@@ -215,7 +215,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithObserver sets an Observer that receives an Event for every state
-// change, for metrics. Default: none.
+// change, for metrics. Default: none; a nil Observer (a typed nil
+// included) is refused with an error wrapping ErrInvalid: leave the
+// option out instead.
 func WithObserver(obs Observer) Option {
 	return func(o *options) error {
 		if isNilValue(obs) {

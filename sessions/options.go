@@ -146,7 +146,9 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithObserver sets an Observer that receives an Event for every state
-// change and backend failure, for metrics. Default: none.
+// change and backend failure, for metrics. Default: none; a nil Observer
+// (a typed nil included) is refused with an error wrapping ErrInvalid:
+// leave the option out instead.
 func WithObserver(obs Observer) Option {
 	return func(o *options) error {
 		if isNilValue(obs) {

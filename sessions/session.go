@@ -88,6 +88,12 @@ type Store interface {
 	//     under the same ID), Rotate instead returns that successor,
 	//     creating nothing (for a client that lost the first response);
 	//     older generations are always reuse.
+	//   - ErrUnavailable: the outcome is unknown. The rotation may have
+	//     happened (Redis ran the script after the client gave up at its
+	//     deadline), so the client's retry with the same token is then
+	//     reuse, and its family is revoked, unless it comes within the
+	//     rotation grace. Set WithRotationGrace to a few seconds when
+	//     clients retry a failed refresh.
 	Rotate(ctx context.Context, userID, oldID string, next Session) (Session, error)
 
 	// ListForUser returns the user's active sessions, soonest expiry first

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -98,8 +99,10 @@ func (a *Auth) Refresh(ctx context.Context, refreshToken string, c Client) (Toke
 		a.log.InfoContext(ctx, "refresh refused", "user_id", claims.Subject, "session", Fingerprint(claims.ID), "err", err)
 		return TokenResponse{}, fmt.Errorf("rotate session: %w", err)
 	}
-	// With a rotation grace the store may answer with the successor it
-	// created for an earlier, lost response; issue exactly that session.
+	// With a rotation grace (sessions.WithRotationGrace; this example sets
+	// none, so that replaying a token shows reuse detection at once) the
+	// store may answer with the successor it created for an earlier, lost
+	// response; issue exactly that session.
 	return a.issue(next)
 }
 
@@ -176,7 +179,8 @@ func (a *Auth) newSession(userID string, c Client) sessions.Session {
 	now := a.now().Truncate(time.Second)
 	meta := map[string]string{}
 	if c.UserAgent != "" {
-		meta["user_agent"] = truncate(c.UserAgent, 256)
+		// A header is bytes, not text: the store takes valid UTF-8 only.
+		meta["user_agent"] = truncate(strings.ToValidUTF8(c.UserAgent, "\uFFFD"), 256)
 	}
 	if c.IP != "" {
 		meta["ip"] = truncate(c.IP, 64)

@@ -126,7 +126,7 @@ func (t *Tokens) parse(token, use string) (Claims, error) {
 	case err != nil:
 		return Claims{}, fmt.Errorf("%w: invalid %s token", ErrUnauthorized, use)
 	case c.Use != use:
-		return Claims{}, fmt.Errorf("%w: wrong token type, want a %s token", ErrUnauthorized, use)
+		return Claims{}, fmt.Errorf("%w: wrong token type, want token_use %q", ErrUnauthorized, use)
 	case c.Subject == "" || c.ID == "":
 		return Claims{}, fmt.Errorf("%w: %s token lacks sub or jti", ErrUnauthorized, use)
 	}

@@ -12,7 +12,8 @@ import (
 // lists more addresses with addr= query parameters
 // ("redis://h1:7000?addr=h2:7001"), a single-server client otherwise.
 // Context deadlines are honoured (ContextTimeoutEnabled), so a hung Redis
-// costs a request its timeout, not the client's 3s read timeout per retry.
+// costs a request its timeout, not the client's read timeout (5s in
+// go-redis v9.22) per retry.
 func dial(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
