@@ -123,7 +123,7 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 				slog.Int("reminders", 1), slog.Any("error", err))
 			return err
 		}
-		s.scheduled(ctx, rs)
+		s.scheduled(ctx, sh, rs)
 		return nil
 	}
 	byShard := make([][]Reminder, len(s.keys))
@@ -144,14 +144,17 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 			slog.Int("reminders", len(rs)), slog.Any("error", err))
 		return err
 	}
-	s.scheduled(ctx, rs)
+	for sh, list := range byShard {
+		s.scheduled(ctx, sh, list)
+	}
 	return nil
 }
 
-// scheduled reports stored reminders to the observer and the debug log.
-func (s *RedisScheduler) scheduled(ctx context.Context, rs []Reminder) {
+// scheduled reports stored reminders of one shard to the observer and the
+// debug log.
+func (s *RedisScheduler) scheduled(ctx context.Context, shard int, rs []Reminder) {
 	for _, r := range rs {
-		s.observe(Event{Type: EventScheduled, ID: r.ID, Kind: r.Kind, Attempt: 1, Shard: shardOf(r.ID, len(s.keys))})
+		s.observe(Event{Type: EventScheduled, ID: r.ID, Kind: r.Kind, Attempt: 1, Shard: shard})
 		s.opts.logger.LogAttrs(ctx, slog.LevelDebug, "reminders: scheduled",
 			slog.String("task_name", r.Kind), slog.String("reminder_id", r.ID), slog.Int("attempt", 1),
 			slog.Time("due_at", r.DueAt))

@@ -102,30 +102,43 @@ func TestRedisSubSecondDueTimes(t *testing.T) {
 // milliseconds of its DueAt: the schedule script's pub/sub wake-up, not
 // the poll, brings it. Five reminders at random phases of the poll: if
 // wake-ups failed, each would be late by up to a second (all five under
-// 250ms by chance: about 1 in 1000).
+// 250ms by chance: about 1 in 1000). Schedule and ScheduleMany (a batch
+// on one shard, whose script decides the wake-up by comparing due times)
+// are checked alike.
 func TestRedisWakesEarly(t *testing.T) {
-	var late []time.Duration
-	var mu sync.Mutex
-	obs := reminders.ObserverFunc(func(e reminders.Event) {
-		if e.Type == reminders.EventDelivered {
+	for _, batch := range []bool{false, true} {
+		t.Run(fmt.Sprint("batch=", batch), func(t *testing.T) {
+			t.Parallel()
+			var late []time.Duration
+			var mu sync.Mutex
+			obs := reminders.ObserverFunc(func(e reminders.Event) {
+				if e.Type == reminders.EventDelivered {
+					mu.Lock()
+					late = append(late, e.Lateness)
+					mu.Unlock()
+				}
+			})
+			_, s := newRedis(t, reminders.WithObserver(obs), reminders.WithShards(1))
+			var got deliveries
+			runWorker(t, s, record(&got))
+			for i := range 5 {
+				time.Sleep(time.Duration(130+i*170) * time.Millisecond)
+				r := reminders.Reminder{ID: fmt.Sprint("w", i), Kind: "k", DueAt: time.Now().Add(50 * time.Millisecond)}
+				if batch {
+					later := reminders.Reminder{ID: fmt.Sprint("later", i), Kind: "k", DueAt: time.Now().Add(time.Hour)}
+					require.NoError(t, s.ScheduleMany(bg(t), []reminders.Reminder{later, r}))
+				} else {
+					require.NoError(t, s.Schedule(bg(t), r))
+				}
+				got.waitN(t, i+1, 5*time.Second)
+			}
 			mu.Lock()
-			late = append(late, e.Lateness)
-			mu.Unlock()
-		}
-	})
-	_, s := newRedis(t, reminders.WithObserver(obs))
-	var got deliveries
-	runWorker(t, s, record(&got))
-	for i := range 5 {
-		time.Sleep(time.Duration(130+i*170) * time.Millisecond)
-		require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: fmt.Sprint("w", i), Kind: "k", DueAt: time.Now().Add(50 * time.Millisecond)}))
-		got.waitN(t, i+1, 5*time.Second)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, l := range late {
-		assert.GreaterOrEqual(t, l, time.Duration(0))
-		assert.Less(t, l, 250*time.Millisecond, "lateness %v: woken by the poll, not the wake-up", late)
+			defer mu.Unlock()
+			for _, l := range late {
+				assert.GreaterOrEqual(t, l, time.Duration(0))
+				assert.Less(t, l, 250*time.Millisecond, "lateness %v: woken by the poll, not the wake-up", late)
+			}
+		})
 	}
 }
 
@@ -281,4 +294,46 @@ func TestRedisLeaseShorterThanDelayAndHandler(t *testing.T) {
 	assertNotEarly(t, &got)
 	_, err := s.Get(bg(t), "long")
 	assert.ErrorIs(t, err, reminders.ErrNotFound, "acknowledged")
+}
+
+// TestRedisEventShards: the observer hears of each reminder ScheduleMany
+// stores once, naming the shard the worker later delivers it from.
+func TestRedisEventShards(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	scheduled, delivered := map[string][]int{}, map[string]int{}
+	obs := reminders.ObserverFunc(func(e reminders.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Type {
+		case reminders.EventScheduled:
+			scheduled[e.ID] = append(scheduled[e.ID], e.Shard)
+		case reminders.EventDelivered:
+			delivered[e.ID] = e.Shard
+		}
+	})
+	_, s := newRedis(t, reminders.WithObserver(obs), reminders.WithShards(4))
+	var rs []reminders.Reminder
+	for i := range 40 {
+		rs = append(rs, reminders.Reminder{ID: fmt.Sprint("s", i), Kind: "k", DueAt: time.Now()})
+	}
+	require.NoError(t, s.ScheduleMany(bg(t), rs))
+	var got deliveries
+	runWorker(t, s, record(&got))
+	got.waitN(t, len(rs), 10*time.Second)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(delivered) == len(rs)
+	}, 5*time.Second, 5*time.Millisecond)
+
+	mu.Lock()
+	defer mu.Unlock()
+	used := map[int]bool{}
+	for _, r := range rs {
+		require.Len(t, scheduled[r.ID], 1, "one scheduled event for %s", r.ID)
+		assert.Equal(t, delivered[r.ID], scheduled[r.ID][0], "shard of %s", r.ID)
+		used[delivered[r.ID]] = true
+	}
+	assert.Greater(t, len(used), 1, "40 IDs spread over more than one of 4 shards")
 }
