@@ -16,7 +16,8 @@ import (
 //	{reminders:0}:seq    string: counter that versions the records
 //
 // and one pub/sub channel, reminders:wake, on which a script that makes a
-// reminder the earliest of its shard publishes "<shard>:<due ms>".
+// reminder due within a minute (wakeHorizon) the earliest of its shard
+// publishes "<shard>:<due ms>".
 //
 // The prefix cannot hold '{', '}' or ':' (WithKeyPrefix checks), so the
 // layout is unambiguous.

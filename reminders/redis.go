@@ -78,7 +78,9 @@ func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisSche
 // the same ID, whether pending, in flight or dead: the replacement starts
 // at attempt 1, and an attempt running meanwhile no longer counts (its
 // outcome is ignored, and its context is cancelled when the worker next
-// renews its lease). Workers sleeping past r.DueAt are woken.
+// renews its lease). Workers sleeping past r.DueAt are woken when it is
+// due within a minute of the local clock (WithClock); every worker looks
+// at each shard at least once a second, so one due later needs no wake-up.
 //
 // It returns an error wrapping ErrInvalid, naming the field, for bad input
 // (nothing is written), and ErrUnavailable when Redis fails or ctx ends
@@ -116,7 +118,7 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		// NOSCRIPT, as runPipelined does.
 		r := rs[0]
 		sh := shardOf(r.ID, len(s.keys))
-		args := scheduleArgs(s.wake, sh, rs)
+		args := scheduleArgs(s.wake, sh, rs, s.opts.clock().UnixMilli())
 		if err := scriptSchedule.Run(ctx, s.client, s.keys[sh].all(), args...).Err(); err != nil {
 			err = unavailable(err)
 			s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "reminders: schedule failed",
@@ -132,10 +134,11 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		byShard[sh] = append(byShard[sh], r)
 	}
 	var calls []*scriptCall
+	now := s.opts.clock().UnixMilli()
 	for sh, list := range byShard {
 		for len(list) > 0 {
 			n := min(len(list), scheduleChunk)
-			calls = append(calls, &scriptCall{script: scriptSchedule, keys: s.keys[sh].all(), args: scheduleArgs(s.wake, sh, list[:n])})
+			calls = append(calls, &scriptCall{script: scriptSchedule, keys: s.keys[sh].all(), args: scheduleArgs(s.wake, sh, list[:n], now)})
 			list = list[n:]
 		}
 	}

@@ -142,6 +142,73 @@ func TestRedisWakesEarly(t *testing.T) {
 	}
 }
 
+// TestRedisWakeHorizon: Schedule publishes a wake-up only for a reminder
+// due within a minute, whether alone or in a batch. A far one is
+// scheduled first on an empty shard, where it becomes the head: without
+// the horizon it would publish, and the first message would be its own.
+func TestRedisWakeHorizon(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		t.Run(fmt.Sprint("batch=", batch), func(t *testing.T) {
+			t.Parallel()
+			r, s := newRedis(t, reminders.WithShards(1))
+			sub := r.Client.Subscribe(bg(t), r.Prefix+":wake")
+			t.Cleanup(func() { _ = sub.Close() })
+			_, err := sub.Receive(bg(t)) // the subscription is confirmed
+			require.NoError(t, err)
+
+			far := time.Now().Add(time.Hour)
+			near := time.Now().Add(30 * time.Second)
+			schedule := func(rs ...reminders.Reminder) {
+				if batch {
+					require.NoError(t, s.ScheduleMany(bg(t), rs))
+					return
+				}
+				for _, x := range rs {
+					require.NoError(t, s.Schedule(bg(t), x))
+				}
+			}
+			schedule(reminders.Reminder{ID: "far1", Kind: "k", DueAt: far},
+				reminders.Reminder{ID: "far2", Kind: "k", DueAt: far.Add(time.Second)})
+			schedule(reminders.Reminder{ID: "near", Kind: "k", DueAt: near},
+				reminders.Reminder{ID: "far3", Kind: "k", DueAt: far})
+
+			msg, err := sub.ReceiveMessage(bg(t))
+			require.NoError(t, err)
+			assert.Equal(t, fmt.Sprint("0:", near.Add(time.Millisecond-1).UnixMilli()), msg.Payload,
+				"the first wake-up is the near reminder's")
+		})
+	}
+}
+
+// TestRedisBeyondWakeHorizonOnTime: a scheduler whose clock is two minutes
+// behind takes a reminder due in 300ms for one beyond the wake horizon and
+// publishes no wake-up; a sleeping worker still delivers it by its
+// once-a-second look at the shard: not early, and at most that second late.
+func TestRedisBeyondWakeHorizonOnTime(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var late []time.Duration
+	obs := reminders.ObserverFunc(func(e reminders.Event) {
+		if e.Type == reminders.EventDelivered {
+			mu.Lock()
+			late = append(late, e.Lateness)
+			mu.Unlock()
+		}
+	})
+	r, s := newRedis(t, reminders.WithObserver(obs))
+	behind := newOn(t, r.Client, r.Prefix, reminders.WithClock(func() time.Time { return time.Now().Add(-2 * time.Minute) }))
+	var got deliveries
+	runWorker(t, s, record(&got))
+	time.Sleep(200 * time.Millisecond) // the worker has looked and sleeps
+	require.NoError(t, behind.Schedule(bg(t), reminders.Reminder{ID: "x", Kind: "k", DueAt: time.Now().Add(300 * time.Millisecond)}))
+	got.waitN(t, 1, 5*time.Second)
+	assertNotEarly(t, &got)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, late, 1)
+	assert.Less(t, late[0], 1500*time.Millisecond, "a look at the shard within a second finds it")
+}
+
 // TestRedisSkewedClock: a worker whose local clock is 90s ahead or behind
 // still delivers by Redis time: not 90s early, not 90s late. It warns,
 // once, that the host clock differs from Redis.

@@ -21,8 +21,11 @@ var errCorrupt = errors.New("corrupt")
 
 // scheduleArgs are schedule.lua's ARGV for rs, all of one shard (see the
 // script's header): each record is built here, with attempt 1 and a new
-// schedule version, so the script only stores.
-func scheduleArgs(wake string, shard int, rs []Reminder) []any {
+// schedule version, so the script only stores. now is the local wall
+// clock, Unix ms: when every reminder is due later than wakeHorizon after
+// it, the wake channel is left empty and the script skips its look at the
+// due set's head.
+func scheduleArgs(wake string, shard int, rs []Reminder, now int64) []any {
 	args := make([]any, 3, 3+4*len(rs))
 	args[0], args[1] = wake, shard
 	dues := make([]int64, len(rs))
@@ -35,6 +38,9 @@ func scheduleArgs(wake string, shard int, rs []Reminder) []any {
 		args = append(args, r.ID, encodeRecord(r, dues[i]))
 	}
 	args[2] = earliest
+	if earliest > now+wakeHorizon.Milliseconds() {
+		args[0] = ""
+	}
 	for i, r := range rs {
 		args = append(args, dues[i], r.ID)
 	}

@@ -16,6 +16,15 @@ const (
 	// again: it bounds the lateness when a wake-up is lost (a pub/sub
 	// reconnect) and how soon a worker notices what others left due.
 	pollCap = time.Second
+	// wakeHorizon: Schedule publishes a wake-up only for a reminder due
+	// within this long of the scheduling host's clock. Every worker looks
+	// at every shard at least once per pollCap, so one due later is seen
+	// by such a look before it is due, and the script's look at the due
+	// set's head (a third of its Redis time) would be wasted on the
+	// reminders most callers schedule, hours or days ahead. A host clock
+	// behind Redis by more than wakeHorizon-pollCap makes such a reminder
+	// late by at most pollCap, as a lost wake-up does; never early.
+	wakeHorizon = time.Minute
 	// claimBatch and claimBytes bound one claim script call (reminders,
 	// record bytes), so it stays well under a millisecond of Redis time:
 	// about 0.4ms on a 2-core host running three cluster masters and the
@@ -62,8 +71,9 @@ const (
 // estimate is ahead of it, or behind by more than a second (a failover to
 // a master whose clock is ahead). The worker sleeps until the earliest due
 // time it knows, at most 1s, and is woken at once by a Schedule
-// that makes a reminder the earliest of its shard, so lateness is
-// milliseconds.
+// that makes a reminder due within a minute the earliest of its shard, so
+// lateness is milliseconds. (One due later is found by a look within
+// that second, long before its time.)
 //
 // If a reminder is rescheduled or cancelled while h runs, or its lease is
 // lost, the attempt no longer counts: its outcome is ignored, and its

@@ -5,8 +5,10 @@
 -- last error is cleared.
 -- KEYS: due, rec, lease, dead, err, seq (one shard; see keys.go; seq is
 --   not used here)
--- ARGV[1]: wake channel; ARGV[2]: shard index; ARGV[3]: the earliest due
---   time of these reminders, Unix ms
+-- ARGV[1]: wake channel, or '' when every reminder is due too far ahead
+--   for a wake-up to matter (see wakeHorizon in redis_worker.go);
+--   ARGV[2]: shard index; ARGV[3]: the earliest due time of these
+--   reminders, Unix ms
 -- ARGV[4 .. 3+2n]: id, record for each of the n reminders, then
 -- ARGV[4+2n .. 3+4n]: due ms, id for each (at most a few hundred
 --   reminders a call: the Go side chunks, see redis.go)
@@ -17,8 +19,9 @@
 -- a fixed handful of calls whatever the batch's size. When HSET reports
 -- every record new, no ID can have a lease, a dead entry or a last error
 -- (ack and cancel delete those with the record; claim.lua stores '' for a
--- record it dead-letters as missing), and dropping them is skipped: a new reminder costs HSET, ZADD and one look at the head of
--- the due set.
+-- record it dead-letters as missing), and dropping them is skipped: a new
+-- reminder costs HSET and ZADD, and, when it is due within wakeHorizon,
+-- one look at the head of the due set.
 local due, rec = KEYS[1], KEYS[2]
 local n = (#ARGV - 3) / 4
 local added = redis.call('HSET', rec, unpack(ARGV, 4, 3 + 2 * n))
@@ -29,6 +32,9 @@ if added < n then
   redis.call('ZREM', KEYS[3], unpack(ids))
   redis.call('ZREM', KEYS[4], unpack(ids))
   redis.call('HDEL', KEYS[5], unpack(ids))
+end
+if ARGV[1] == '' then
+  return n
 end
 -- Wake sleeping workers when one of these is now the head of the due set:
 -- they may be sleeping until a later time. A single reminder is the head
