@@ -42,7 +42,8 @@ const scheduleChunk = 128
 // NewRedisScheduler returns a scheduler on client (a *redis.Client, a
 // *redis.ClusterClient or any other UniversalClient). It returns an error
 // wrapping ErrInvalid for a nil client (a typed nil such as
-// (*redis.Client)(nil) included) or an invalid option.
+// (*redis.Client)(nil) included) or an invalid option. It needs Redis 6.2
+// or later: the scripts call ZMSCORE.
 //
 // Enable ContextTimeoutEnabled on the client, so that a context's deadline
 // ends every call, the worker's own included (it gives each of its Redis
