@@ -89,6 +89,10 @@ func escapedLen(s string) int {
 const upperHex = "0123456789ABCDEF"
 
 func writeEscaped(b *strings.Builder, s string) {
+	if escapedLen(s) == len(s) { // the usual ID: nothing to escape
+		b.WriteString(s)
+		return
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if needsEscape(c) {

@@ -28,6 +28,18 @@ func checkID(field, v string) error {
 	if len(v) > MaxIDLen {
 		return invalid(field, "%d bytes, want at most %d", len(v), MaxIDLen)
 	}
+	ascii := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c >= utf8.RuneSelf {
+			ascii = false
+			break
+		} else if c < 0x20 || c == 0x7f { // what unicode.IsControl says of ASCII
+			return invalid(field, "control character at byte %d", i)
+		}
+	}
+	if ascii { // the usual ID, checked in one pass
+		return nil
+	}
 	if !utf8.ValidString(v) {
 		return invalid(field, "not valid UTF-8")
 	}
