@@ -30,6 +30,7 @@ type RedisScheduler struct {
 	opts   *options
 	keys   []shardKeys // per shard
 	wake   string      // pub/sub channel
+	clocks shardClocks // Redis time per shard, for wake-up decisions
 }
 
 var _ Scheduler = (*RedisScheduler)(nil)
@@ -68,7 +69,8 @@ func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisSche
 	if err != nil {
 		return nil, err
 	}
-	s := &RedisScheduler{client: client, opts: o, keys: make([]shardKeys, o.shards), wake: wakeChannel(o.prefix)}
+	s := &RedisScheduler{client: client, opts: o, keys: make([]shardKeys, o.shards), wake: wakeChannel(o.prefix),
+		clocks: make(shardClocks, o.shards)}
 	for i := range s.keys {
 		s.keys[i] = newShardKeys(o.prefix, i)
 	}
@@ -80,8 +82,9 @@ func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisSche
 // at attempt 1, and an attempt running meanwhile no longer counts (its
 // outcome is ignored, and its context is cancelled when the worker next
 // renews its lease). Workers sleeping past r.DueAt are woken when it is
-// due within a minute of the local clock (WithClock); every worker looks
-// at each shard at least once a second, so one due later needs no wake-up.
+// due within a minute by the Redis clock (which the script reads every
+// 30s); every worker looks at each shard at least once a second, so one
+// due later needs no wake-up.
 //
 // It returns an error wrapping ErrInvalid, naming the field, for bad input
 // (nothing is written), and ErrUnavailable when Redis fails or ctx ends
@@ -119,13 +122,15 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		// NOSCRIPT, as runPipelined does.
 		r := rs[0]
 		sh := shardOf(r.ID, len(s.keys))
-		args := scheduleArgs(s.wake, sh, rs, s.opts.clock().UnixMilli())
-		if err := scriptSchedule.Run(ctx, s.client, s.keys[sh].all(), args...).Err(); err != nil {
+		args := scheduleArgs(sh, rs, s.wakeArgs(sh))
+		reply, err := scriptSchedule.Run(ctx, s.client, s.keys[sh].all(), args...).Result()
+		if err != nil {
 			err = unavailable(err)
 			s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "reminders: schedule failed",
 				slog.Int("reminders", 1), slog.Any("error", err))
 			return err
 		}
+		s.clocks.record(sh, reply)
 		s.scheduled(ctx, sh, rs)
 		return nil
 	}
@@ -135,15 +140,22 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		byShard[sh] = append(byShard[sh], r)
 	}
 	var calls []*scriptCall
-	now := s.opts.clock().UnixMilli()
+	var shards []int // shards[i] is calls[i]'s
 	for sh, list := range byShard {
 		for len(list) > 0 {
 			n := min(len(list), scheduleChunk)
-			calls = append(calls, &scriptCall{script: scriptSchedule, keys: s.keys[sh].all(), args: scheduleArgs(s.wake, sh, list[:n], now)})
+			calls = append(calls, &scriptCall{script: scriptSchedule, keys: s.keys[sh].all(), args: scheduleArgs(sh, list[:n], s.wakeArgs(sh))})
+			shards = append(shards, sh)
 			list = list[n:]
 		}
 	}
-	if err := runPipelined(ctx, s.client, calls); err != nil {
+	err := runPipelined(ctx, s.client, calls)
+	for i, c := range calls {
+		if c.cmd.Err() == nil {
+			s.clocks.record(shards[i], c.cmd.Val())
+		}
+	}
+	if err != nil {
 		s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "reminders: schedule failed",
 			slog.Int("reminders", len(rs)), slog.Any("error", err))
 		return err
@@ -152,6 +164,12 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		s.scheduled(ctx, sh, list)
 	}
 	return nil
+}
+
+// wakeArgs decides a schedule call's wake-up on shard sh by the shard's
+// Redis clock.
+func (s *RedisScheduler) wakeArgs(sh int) func(earliest int64) (string, string) {
+	return func(earliest int64) (string, string) { return s.clocks.wakeArgs(s.wake, sh, earliest) }
 }
 
 // scheduled reports stored reminders of one shard to the observer and the

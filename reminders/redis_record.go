@@ -21,13 +21,11 @@ var errCorrupt = errors.New("corrupt")
 
 // scheduleArgs are schedule.lua's ARGV for rs, all of one shard (see the
 // script's header): each record is built here, with attempt 1 and a new
-// schedule version, so the script only stores. now is the local wall
-// clock, Unix ms: when every reminder is due later than wakeHorizon after
-// it, the wake channel is left empty and the script skips its look at the
-// due set's head.
-func scheduleArgs(wake string, shard int, rs []Reminder, now int64) []any {
-	args := make([]any, 3, 3+4*len(rs))
-	args[0], args[1] = wake, shard
+// schedule version, so the script only stores. wake gives the wake
+// channel and measure flag for the batch's earliest due time
+// (shardClocks.wakeArgs).
+func scheduleArgs(shard int, rs []Reminder, wake func(earliest int64) (channel, measure string)) []any {
+	args := make([]any, 4, 4+4*len(rs))
 	dues := make([]int64, len(rs))
 	earliest := int64(0)
 	for i, r := range rs {
@@ -35,15 +33,14 @@ func scheduleArgs(wake string, shard int, rs []Reminder, now int64) []any {
 		if i == 0 || dues[i] < earliest {
 			earliest = dues[i]
 		}
-		args = append(args, r.ID, encodeRecord(r, dues[i]))
+		id := any(r.ID) // boxed once, used twice
+		args = append(args, id, encodeRecord(r, dues[i]))
 	}
-	args[2] = earliest
-	if earliest > now+wakeHorizon.Milliseconds() {
-		args[0] = ""
+	for i := range rs {
+		args = append(args, dues[i], args[4+2*i])
 	}
-	for i, r := range rs {
-		args = append(args, dues[i], r.ID)
-	}
+	args[0], args[3] = wake(earliest)
+	args[1], args[2] = shard, earliest
 	return args
 }
 

@@ -16,15 +16,6 @@ const (
 	// again: it bounds the lateness when a wake-up is lost (a pub/sub
 	// reconnect) and how soon a worker notices what others left due.
 	pollCap = time.Second
-	// wakeHorizon: Schedule publishes a wake-up only for a reminder due
-	// within this long of the scheduling host's clock. Every worker looks
-	// at every shard at least once per pollCap, so one due later is seen
-	// by such a look before it is due, and the script's look at the due
-	// set's head (a third of its Redis time) would be wasted on the
-	// reminders most callers schedule, hours or days ahead. A host clock
-	// behind Redis by more than wakeHorizon-pollCap makes such a reminder
-	// late by at most pollCap, as a lost wake-up does; never early.
-	wakeHorizon = time.Minute
 	// claimBatch and claimBytes bound one claim script call (reminders,
 	// record bytes), so it stays well under a millisecond of Redis time:
 	// about 0.4ms on a 2-core host running three cluster masters and the

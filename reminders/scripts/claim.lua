@@ -90,7 +90,7 @@ if #ids > 0 then
       bury(id, 'corrupt', rec)
     end
   end
-  redis.call('ZREM', K.due, unpack(taken))
+  if #taken > 0 then redis.call('ZREM', K.due, unpack(taken)) end
   if #leases > 0 then redis.call('ZADD', K.lease, unpack(leases)) end
 end
 

@@ -1,0 +1,64 @@
+package reminders
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// wakeHorizon: Schedule publishes a wake-up only for a reminder due
+	// within this long of the shard's Redis clock. Every worker looks at
+	// every shard at least once per pollCap, so one due later is found by
+	// such a look long before it is due, and the script's look at the due
+	// set's head (about a fifth of its Redis time) would be wasted on the
+	// reminders most callers schedule, hours or days ahead.
+	wakeHorizon = time.Minute
+	// horizonRemeasure is how old a shard's Redis time measurement may get
+	// before the next schedule call asks for TIME again. Elapsed time is
+	// the local monotonic clock's, so only drift between the two clocks
+	// accrues: far less than the horizon's slack (wakeHorizon - pollCap).
+	horizonRemeasure = 30 * time.Second
+)
+
+// redisTime is one measurement of a shard's Redis clock: TIME, read by the
+// schedule script, as Unix ms, and the local time its reply came back.
+// The estimate it gives (ms plus the time elapsed since at) errs early by
+// up to a round trip, which only makes a wake-up more likely.
+type redisTime struct {
+	ms int64
+	at time.Time // carries the monotonic reading
+}
+
+// shardClocks holds the latest measurement of each shard, for Schedule's
+// wake-up decision only; delivery has its own clock (workerClock). It is
+// safe for concurrent use: each shard's measurement is replaced whole.
+type shardClocks []atomic.Pointer[redisTime]
+
+// wakeArgs are schedule.lua's wake channel and measure flag (ARGV[1] and
+// ARGV[4]) for a call on shard whose earliest reminder is due at earliest
+// (Unix ms). With no fresh measurement the script looks at the head, and
+// reads TIME for the next calls.
+func (c shardClocks) wakeArgs(wake string, shard int, earliest int64) (channel, measure string) {
+	m := c[shard].Load()
+	if m == nil || time.Since(m.at) > horizonRemeasure {
+		return wake, "1"
+	}
+	if earliest > m.ms+time.Since(m.at).Milliseconds()+wakeHorizon.Milliseconds() {
+		return "", ""
+	}
+	return wake, ""
+}
+
+// record takes in a schedule script's reply: the number stored, or, when
+// asked to measure, that number and the server's TIME in Unix ms.
+func (c shardClocks) record(shard int, reply any) {
+	r, ok := reply.([]any)
+	if !ok || len(r) != 2 {
+		return
+	}
+	s, _ := r[1].(string)
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		c[shard].Store(&redisTime{ms: ms, at: time.Now()})
+	}
+}
