@@ -36,7 +36,9 @@ func (m *MemoryStore) rotate(now int64, oldID string, next Session) rotation {
 		// Grace covers the immediate predecessor only: its successor must
 		// still be the current session (purge has dropped expired ones),
 		// and still of old's family, not a later session under a reused ID.
-		if now < t.rotatedAt+m.o.grace.Milliseconds() {
+		// No grace means none, even for a clock that reads earlier than
+		// the rotation's.
+		if m.o.grace > 0 && now < t.rotatedAt+m.o.grace.Milliseconds() {
 			if s := u.sessions[t.next]; s != nil && s.s.FamilyID == t.family {
 				return rotation{outcome: rotGrace, successor: copySession(s.s)}
 			}

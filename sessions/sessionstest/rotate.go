@@ -221,6 +221,26 @@ func testGraceKeepsToTheFamily(t *testing.T, nh NewHarness) {
 	assert.Equal(t, []string{"x"}, e.ids("u"))
 }
 
+// testNoGraceWithAClockBehind: without a grace, presenting a rotated
+// token again is reuse even when the second call's clock reads earlier
+// than the rotation (another instance a few ms behind, or a concurrent
+// request that read the clock first but reached the store second). A
+// grace window taken as [rotation, rotation+0) once let such a call
+// through as "within the grace".
+func testNoGraceWithAClockBehind(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	e.remember(e.session("u", "a", time.Hour))
+	rotatedAt := e.clk.Now()
+	_, err := e.rotate(e.s, "u", "a", "b", time.Hour)
+	require.NoError(t, err)
+
+	e.clk.Set(rotatedAt.Add(-5 * time.Millisecond))
+	_, err = e.rotate(e.s, "u", "a", "x", time.Hour)
+	require.ErrorIs(t, err, sessions.ErrReuseDetected)
+	e.clk.Set(rotatedAt)
+	assert.False(t, e.active(e.s, "u", "b"), "the family is revoked")
+}
+
 func testGraceWindowEdges(t *testing.T, nh NewHarness) {
 	const grace = 5 * time.Second
 	e := setup(t, nh, sessions.WithRotationGrace(grace))

@@ -83,6 +83,7 @@ func Run(t *testing.T, newHarness NewHarness) {
 		{"ReuseRevokesFamily", testReuseRevokesFamily},
 		{"GraceAcrossTwoGenerations", testGraceAcrossTwoGenerations},
 		{"GraceWindowEdges", testGraceWindowEdges},
+		{"NoGraceWithAClockBehind", testNoGraceWithAClockBehind},
 		{"GraceKeepsToTheFamily", testGraceKeepsToTheFamily},
 		{"UserIDsWithKeySyntax", testUserIDsWithKeySyntax},
 		{"KeysAreInjective", testKeysAreInjective},
