@@ -83,7 +83,7 @@ func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisSche
 // outcome is ignored, and its context is cancelled when the worker next
 // renews its lease). Workers sleeping past r.DueAt are woken when it is
 // due within a minute by the Redis clock (which the script reads every
-// 30s); every worker looks at each shard at least once a second, so one
+// 5s); every worker looks at each shard at least once a second, so one
 // due later needs no wake-up.
 //
 // It returns an error wrapping ErrInvalid, naming the field, for bad input
@@ -125,6 +125,7 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		args := scheduleArgs(sh, rs, s.wakeArgs(sh))
 		reply, err := scriptSchedule.Run(ctx, s.client, s.keys[sh].all(), args...).Result()
 		if err != nil {
+			s.clocks.forget(sh)
 			err = unavailable(err)
 			s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "reminders: schedule failed",
 				slog.Int("reminders", 1), slog.Any("error", err))
@@ -153,6 +154,8 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 	for i, c := range calls {
 		if c.cmd.Err() == nil {
 			s.clocks.record(shards[i], c.cmd.Val())
+		} else {
+			s.clocks.forget(shards[i])
 		}
 	}
 	if err != nil {

@@ -15,10 +15,19 @@ const (
 	// reminders most callers schedule, hours or days ahead.
 	wakeHorizon = time.Minute
 	// horizonRemeasure is how old a shard's Redis time measurement may get
-	// before the next schedule call asks for TIME again. Elapsed time is
-	// the local monotonic clock's, so only drift between the two clocks
-	// accrues: far less than the horizon's slack (wakeHorizon - pollCap).
-	horizonRemeasure = 30 * time.Second
+	// before the next schedule call asks for TIME again (one more command
+	// in one call of many). It bounds how long a measurement outlives a
+	// change it cannot see: a failover to a master whose clock is more
+	// than the horizon's slack (wakeHorizon - pollCap) ahead, or a step of
+	// the server's clock. Until then a reminder due now may be taken for
+	// a far one and found by a worker's next look: at most pollCap late,
+	// never early.
+	horizonRemeasure = 5 * time.Second
+	// horizonClockGap: a measurement is also dropped when the local wall
+	// clock and the monotonic clock disagree by this much about the time
+	// since it was taken: the host was suspended (Linux's monotonic clock
+	// stops meanwhile) or its clock was stepped.
+	horizonClockGap = time.Second
 )
 
 // redisTime is one measurement of a shard's Redis clock: TIME, read by the
@@ -41,14 +50,23 @@ type shardClocks []atomic.Pointer[redisTime]
 // reads TIME for the next calls.
 func (c shardClocks) wakeArgs(wake string, shard int, earliest int64) (channel, measure string) {
 	m := c[shard].Load()
-	if m == nil || time.Since(m.at) > horizonRemeasure {
+	if m == nil {
 		return wake, "1"
 	}
-	if earliest > m.ms+time.Since(m.at).Milliseconds()+wakeHorizon.Milliseconds() {
+	now := time.Now()
+	elapsed := now.Sub(m.at) // monotonic
+	if gap := now.Round(0).Sub(m.at.Round(0)) - elapsed; elapsed > horizonRemeasure || gap > horizonClockGap || gap < -horizonClockGap {
+		return wake, "1"
+	}
+	if earliest > m.ms+elapsed.Milliseconds()+wakeHorizon.Milliseconds() {
 		return "", ""
 	}
 	return wake, ""
 }
+
+// forget drops shard's measurement after a failed call: the server may
+// have changed, and its clock with it.
+func (c shardClocks) forget(shard int) { c[shard].Store(nil) }
 
 // record takes in a schedule script's reply: the number stored, or, when
 // asked to measure, that number and the server's TIME in Unix ms.

@@ -36,9 +36,10 @@ func (m *MemoryStore) rotate(now int64, oldID string, next Session) rotation {
 		// Grace covers the immediate predecessor only: its successor must
 		// still be the current session (purge has dropped expired ones),
 		// and still of old's family, not a later session under a reused ID.
-		// No grace means none, even for a clock that reads earlier than
-		// the rotation's.
-		if m.o.grace > 0 && now < t.rotatedAt+m.o.grace.Milliseconds() {
+		// The window is [rotatedAt-grace, rotatedAt+grace) by this
+		// clock, as in rotate.lua: a clock a little behind the rotating
+		// one's is within it, one far behind is not. No grace means none.
+		if g := m.o.grace.Milliseconds(); g > 0 && now >= t.rotatedAt-g && now < t.rotatedAt+g {
 			if s := u.sessions[t.next]; s != nil && s.s.FamilyID == t.family {
 				return rotation{outcome: rotGrace, successor: copySession(s.s)}
 			}

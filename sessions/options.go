@@ -93,12 +93,19 @@ func WithKeyPrefix(prefix string) Option {
 // successor is still the current session. It covers a client whose first
 // refresh response was lost. A few seconds is plenty. Default: 0 (every
 // second presentation is reuse).
+//
+// The grace is counted in whole milliseconds (d is truncated), by the
+// clock of the instance the token is presented to (WithClock) against the
+// rotation time the rotating instance recorded. A presentation whose clock
+// reads more than the grace before that time is reuse too, so an instance
+// whose clock is far behind never stretches the grace: keep the clocks of
+// the instances within a fraction of it of each other (NTP does).
 func WithRotationGrace(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 || d > MaxRotationGrace {
 			return invalidOption("WithRotationGrace: %s, want 0..%s", d, MaxRotationGrace)
 		}
-		o.grace = d
+		o.grace = d.Truncate(time.Millisecond)
 		return nil
 	}
 }

@@ -105,10 +105,12 @@ if not raw then
   -- be the current session (not rotated, revoked or expired), and still of
   -- old's family: after a revoke, an application may reuse the ID for a
   -- session of another login, which old must not hand out.
-  -- No grace (0) means none at all, even for a caller whose clock reads
-  -- earlier than the rotation's.
-  local grace = tonumber(ARGV[8])
-  if grace > 0 and now < tonumber(t.at) + grace then
+  -- The window is [at - grace, at + grace) by the caller's clock: a
+  -- caller whose clock reads a little earlier than the rotating
+  -- instance's is within it, one far behind is not (it would stretch the
+  -- grace by its lag). No grace (0) means none at all.
+  local grace, at = tonumber(ARGV[8]), tonumber(t.at)
+  if grace > 0 and now >= at - grace and now < at + grace then
     local sraw = redis.call('GET', index .. ':' .. t.next)
     local s = decode(sraw, uid)
     if s and s.exp > now and s.fam == t.fam then

@@ -241,6 +241,47 @@ func testNoGraceWithAClockBehind(t *testing.T, nh NewHarness) {
 	assert.False(t, e.active(e.s, "u", "b"), "the family is revoked")
 }
 
+// testGraceWithAClockBehind: with a grace, a presentation whose clock
+// reads a little before the rotation is within the grace; one more than
+// the grace before it (an instance whose clock is far behind, replaying
+// the token long after) is reuse, or a lagging clock would stretch the
+// grace by its lag.
+func testGraceWithAClockBehind(t *testing.T, nh NewHarness) {
+	const grace = 5 * time.Second
+	e := setup(t, nh, sessions.WithRotationGrace(grace))
+	e.remember(e.session("u", "a", time.Hour))
+	e.remember(e.session("u", "b", time.Hour))
+	rotatedAt := e.clk.Now()
+	for _, id := range []string{"a", "b"} {
+		_, err := e.rotate(e.s, "u", id, id+"-next", time.Hour)
+		require.NoError(t, err)
+	}
+
+	e.clk.Set(rotatedAt.Add(-grace))
+	got, err := e.rotate(e.s, "u", "a", "x", time.Hour)
+	require.NoError(t, err, "a clock the grace behind is within it")
+	assert.Equal(t, "a-next", got.ID)
+
+	e.clk.Set(rotatedAt.Add(-grace - time.Millisecond))
+	_, err = e.rotate(e.s, "u", "b", "x", time.Hour)
+	require.ErrorIs(t, err, sessions.ErrReuseDetected, "a clock further behind is not")
+	e.clk.Set(rotatedAt)
+	assert.False(t, e.active(e.s, "u", "b-next"), "the family is revoked")
+}
+
+// testSubMillisecondGrace: the grace counts whole milliseconds on both
+// backends, so a grace under one is none.
+func testSubMillisecondGrace(t *testing.T, nh NewHarness) {
+	e := setup(t, nh, sessions.WithRotationGrace(500*time.Microsecond))
+	e.remember(e.session("u", "a", time.Hour))
+	rotatedAt := e.clk.Now()
+	_, err := e.rotate(e.s, "u", "a", "b", time.Hour)
+	require.NoError(t, err)
+	e.clk.Set(rotatedAt.Add(-time.Millisecond))
+	_, err = e.rotate(e.s, "u", "a", "x", time.Hour)
+	require.ErrorIs(t, err, sessions.ErrReuseDetected)
+}
+
 func testGraceWindowEdges(t *testing.T, nh NewHarness) {
 	const grace = 5 * time.Second
 	e := setup(t, nh, sessions.WithRotationGrace(grace))

@@ -84,6 +84,8 @@ func Run(t *testing.T, newHarness NewHarness) {
 		{"GraceAcrossTwoGenerations", testGraceAcrossTwoGenerations},
 		{"GraceWindowEdges", testGraceWindowEdges},
 		{"NoGraceWithAClockBehind", testNoGraceWithAClockBehind},
+		{"GraceWithAClockBehind", testGraceWithAClockBehind},
+		{"SubMillisecondGrace", testSubMillisecondGrace},
 		{"GraceKeepsToTheFamily", testGraceKeepsToTheFamily},
 		{"UserIDsWithKeySyntax", testUserIDsWithKeySyntax},
 		{"KeysAreInjective", testKeysAreInjective},
