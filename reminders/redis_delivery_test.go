@@ -147,14 +147,17 @@ func TestRedisWakesEarly(t *testing.T) {
 // far one is scheduled first on a shard whose head it becomes: without
 // the horizon it would publish, and the first message would be its own.
 // (The scheduler's first call on a shard reads Redis time and looks at the
-// head whatever the due time: the warm-up, before subscribing.)
+// head whatever the due time: the warm-up, whose own wake-up may still
+// arrive after subscribing, as a cluster carries PUBLISH to other nodes
+// asynchronously, and is skipped.)
 func TestRedisWakeHorizon(t *testing.T) {
 	for _, batch := range []bool{false, true} {
 		t.Run(fmt.Sprint("batch=", batch), func(t *testing.T) {
 			t.Parallel()
 			r, s := newRedis(t, reminders.WithShards(1))
 			far := time.Now().Add(time.Hour)
-			require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm-up", Kind: "k", DueAt: far.Add(time.Hour)}))
+			warmUp := far.Add(time.Hour)
+			require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm-up", Kind: "k", DueAt: warmUp}))
 			sub := r.Client.Subscribe(bg(t), r.Prefix+":wake")
 			t.Cleanup(func() { _ = sub.Close() })
 			_, err := sub.Receive(bg(t)) // the subscription is confirmed
@@ -177,8 +180,12 @@ func TestRedisWakeHorizon(t *testing.T) {
 
 			msg, err := sub.ReceiveMessage(bg(t))
 			require.NoError(t, err)
+			if msg.Payload == fmt.Sprint("0:", warmUp.Add(time.Millisecond-1).UnixMilli()) {
+				msg, err = sub.ReceiveMessage(bg(t))
+				require.NoError(t, err)
+			}
 			assert.Equal(t, fmt.Sprint("0:", near.Add(time.Millisecond-1).UnixMilli()), msg.Payload,
-				"the first wake-up is the near reminder's")
+				"the first wake-up after the warm-up's is the near reminder's")
 		})
 	}
 }
