@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +86,7 @@ func TestRedisDrainBoundedScripts(t *testing.T) {
 		}
 		return c.SlowLogReset(ctx).Err()
 	}))
+	callsBefore := scriptCalls(ctx, t, r.Client)
 	t.Cleanup(func() {
 		_ = eachMaster(context.Background(), r.Client, func(ctx context.Context, c *redis.Client) error {
 			old := saved[c.Options().Addr]
@@ -140,27 +142,68 @@ func TestRedisDrainBoundedScripts(t *testing.T) {
 		mu.Unlock()
 		return err
 	}))
-	checkSlowScripts(t, r.Prefix, logs)
+	checkSlowScripts(t, r.Prefix, logs, scriptCalls(ctx, t, r.Client)-callsBefore)
 }
 
-// checkSlowScripts fails for every script call on prefix's keys that took
-// 5ms or more of its own, on a host that gave Redis the CPU.
+// scriptCalls is how many scripts the masters have run (INFO
+// commandstats: EVALSHA and EVAL), summed.
+func scriptCalls(ctx context.Context, t *testing.T, c redis.UniversalClient) int {
+	t.Helper()
+	var mu sync.Mutex
+	total := 0
+	require.NoError(t, eachMaster(ctx, c, func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "commandstats").Result()
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(info, "\n") {
+			for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
+				if rest, ok := strings.CutPrefix(strings.TrimSpace(line), cmd); ok {
+					n, _ := strconv.Atoi(rest[:strings.IndexByte(rest+",", ',')])
+					mu.Lock()
+					total += n
+					mu.Unlock()
+				}
+			}
+		}
+		return nil
+	}))
+	return total
+}
+
+// checkSlowScripts fails for script calls on prefix's keys that took 5ms
+// or more of their own, on a host that gave Redis the CPU; calls is how
+// many script calls the drain made in all.
 //
 // SLOWLOG times commands by the wall clock, so on a loaded host the OS
 // stopping Redis shows as a slow command. Redis logs a slow command run by
-// a script just before the script, so such time is subtracted: a ZSCORE of
-// 40ms says the process was descheduled, its work being O(log n). What
+// a script just before the script, so the time of such a trivial one is
+// subtracted: a ZSCORE of 40ms says the process was descheduled, its work
+// being O(log n). (A batched command, an HMGET of 32 records, is the
+// script's own work and counts as such.) What
 // remains is the script's own, unless the OS stopped Redis between two of
 // its commands; that only a starved Redis does, and a starved Redis also
 // shows a trivial command of ours (a canary EXISTS, a ZSCORE in a script)
 // as slow. Then SLOWLOG cannot judge, and the check is skipped, saying so.
-func checkSlowScripts(t *testing.T, prefix string, logs map[string][]redis.SlowLog) {
+//
+// A virtual machine's host can also stop the whole guest for a few ms
+// (steal time), which no canary of ours sees unless it is the command
+// running then. So a few isolated slow calls, at most one in a thousand
+// and none of 50ms or more, are logged as such a stall and pass. What this
+// test guards against is work per call that grows with what is due: every
+// claim and settle here has the same shape and size, so that shows as
+// slow calls by the hundred, not one or two.
+func checkSlowScripts(t *testing.T, prefix string, logs map[string][]redis.SlowLog, calls int) {
 	t.Helper()
 	isScript := func(e redis.SlowLog) bool {
 		return len(e.Args) > 0 && strings.HasPrefix(strings.ToLower(e.Args[0]), "eval")
 	}
 	ours := func(e redis.SlowLog) bool { return strings.Contains(strings.Join(e.Args, " "), prefix) }
+	// trivial: a command of ours on one key and at most one member or
+	// field (EXISTS, ZSCORE, HGET, ZADD of one): O(1) or O(log n) work.
+	trivial := func(e redis.SlowLog) bool { return len(e.Args) <= 4 }
 	var slow []string
+	var longest time.Duration
 	starved := 0 // on the host: every master of these tests runs on it
 	for addr, entries := range logs {
 		byID := make(map[int64]redis.SlowLog, len(entries))
@@ -172,7 +215,9 @@ func checkSlowScripts(t *testing.T, prefix string, logs map[string][]redis.SlowL
 				continue
 			}
 			if !isScript(e) {
-				starved++ // a single-key command of ours: O(1) or O(log n) work
+				if trivial(e) {
+					starved++
+				}
 				continue
 			}
 			own := e.Duration
@@ -181,14 +226,21 @@ func checkSlowScripts(t *testing.T, prefix string, logs map[string][]redis.SlowL
 				if !ok || isScript(inner) || !ours(inner) {
 					break
 				}
-				own -= inner.Duration
+				if trivial(inner) { // a batched one (HMGET of many) is the script's work
+					own -= inner.Duration
+				}
 			}
 			if own >= 5*time.Millisecond {
 				slow = append(slow, fmt.Sprintf("%s: a script took %s (%s of its own): %.120s", addr, e.Duration, own, strings.Join(e.Args, " ")))
+				longest = max(longest, own)
 			}
 		}
 	}
 	if len(slow) == 0 {
+		return
+	}
+	if longest < 50*time.Millisecond && len(slow) <= max(2, calls/1000) {
+		t.Logf("%d of %d script calls took 5ms or more, isolated (a host stall, not work per call), e.g. %s", len(slow), calls, slow[0])
 		return
 	}
 	if starved > 0 {
