@@ -188,8 +188,9 @@ func scriptCalls(ctx context.Context, t *testing.T, c redis.UniversalClient) int
 //
 // A virtual machine's host can also stop the whole guest for a few ms
 // (steal time), which no canary of ours sees unless it is the command
-// running then. So a few isolated slow calls, at most one in a thousand
-// and none of 50ms or more, are logged as such a stall and pass. What this
+// running then (42ms has been seen in CI here). So a few isolated slow
+// calls, at most one in a thousand and none of 100ms or more, are logged
+// as such a stall and pass. What this
 // test guards against is work per call that grows with what is due: every
 // claim and settle here has the same shape and size, so that shows as
 // slow calls by the hundred, not one or two.
@@ -239,7 +240,7 @@ func checkSlowScripts(t *testing.T, prefix string, logs map[string][]redis.SlowL
 	if len(slow) == 0 {
 		return
 	}
-	if longest < 50*time.Millisecond && len(slow) <= max(2, calls/1000) {
+	if longest < 100*time.Millisecond && len(slow) <= max(2, calls/1000) {
 		t.Logf("%d of %d script calls took 5ms or more, isolated (a host stall, not work per call), e.g. %s", len(slow), calls, slow[0])
 		return
 	}
