@@ -188,12 +188,13 @@ func scriptCalls(ctx context.Context, t *testing.T, c redis.UniversalClient) int
 //
 // A virtual machine's host can also stop the whole guest for a few ms
 // (steal time), which no canary of ours sees unless it is the command
-// running then (42ms has been seen in CI here). So a few isolated slow
-// calls, at most one in a thousand and none of 100ms or more, are logged
-// as such a stall and pass. What this
+// running then (42ms has been seen in CI here, and 25 such calls in one
+// cluster drain). So isolated slow calls, at most one in 500 and none of
+// 100ms or more, are logged as such stalls and pass. What this
 // test guards against is work per call that grows with what is due: every
 // claim and settle here has the same shape and size, so that shows as
-// slow calls by the hundred, not one or two.
+// slow calls by the hundred (claims of 200 instead of 32: 137 slow calls,
+// near 2%).
 func checkSlowScripts(t *testing.T, prefix string, logs map[string][]redis.SlowLog, calls int) {
 	t.Helper()
 	isScript := func(e redis.SlowLog) bool {
@@ -240,7 +241,7 @@ func checkSlowScripts(t *testing.T, prefix string, logs map[string][]redis.SlowL
 	if len(slow) == 0 {
 		return
 	}
-	if longest < 100*time.Millisecond && len(slow) <= max(2, calls/1000) {
+	if longest < 100*time.Millisecond && len(slow) <= max(2, calls/500) {
 		t.Logf("%d of %d script calls took 5ms or more, isolated (a host stall, not work per call), e.g. %s", len(slow), calls, slow[0])
 		return
 	}
