@@ -193,8 +193,8 @@ func scriptCalls(ctx context.Context, t *testing.T, c redis.UniversalClient) int
 // 100ms or more, are logged as such stalls and pass. What this
 // test guards against is work per call that grows with what is due: every
 // claim and settle here has the same shape and size, so that shows as
-// slow calls by the hundred (claims of 200 instead of 32: 137 slow calls,
-// near 2%).
+// slow calls by the hundred (claims of 200 instead of 32 gave 137 in
+// one drain here).
 func checkSlowScripts(t *testing.T, prefix string, logs map[string][]redis.SlowLog, calls int) {
 	t.Helper()
 	isScript := func(e redis.SlowLog) bool {
