@@ -97,6 +97,29 @@ func TestRedisSubSecondDueTimes(t *testing.T) {
 	}
 }
 
+// latenesses records the Lateness of every delivery an observer sees;
+// safe for concurrent use.
+type latenesses struct {
+	mu   sync.Mutex
+	late []time.Duration
+}
+
+func (l *latenesses) observer() reminders.Observer {
+	return reminders.ObserverFunc(func(e reminders.Event) {
+		if e.Type == reminders.EventDelivered {
+			l.mu.Lock()
+			l.late = append(l.late, e.Lateness)
+			l.mu.Unlock()
+		}
+	})
+}
+
+func (l *latenesses) all() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Duration(nil), l.late...)
+}
+
 // TestRedisWakesEarly: an idle worker sleeps up to a second between looks,
 // yet a reminder scheduled while it sleeps is delivered within
 // milliseconds of its DueAt: the schedule script's pub/sub wake-up, not
@@ -109,16 +132,8 @@ func TestRedisWakesEarly(t *testing.T) {
 	for _, batch := range []bool{false, true} {
 		t.Run(fmt.Sprint("batch=", batch), func(t *testing.T) {
 			t.Parallel()
-			var late []time.Duration
-			var mu sync.Mutex
-			obs := reminders.ObserverFunc(func(e reminders.Event) {
-				if e.Type == reminders.EventDelivered {
-					mu.Lock()
-					late = append(late, e.Lateness)
-					mu.Unlock()
-				}
-			})
-			_, s := newRedis(t, reminders.WithObserver(obs), reminders.WithShards(1))
+			var late latenesses
+			_, s := newRedis(t, reminders.WithObserver(late.observer()), reminders.WithShards(1))
 			var got deliveries
 			runWorker(t, s, record(&got))
 			for i := range 5 {
@@ -132,11 +147,10 @@ func TestRedisWakesEarly(t *testing.T) {
 				}
 				got.waitN(t, i+1, 5*time.Second)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, l := range late {
+			all := late.all()
+			for _, l := range all {
 				assert.GreaterOrEqual(t, l, time.Duration(0))
-				assert.Less(t, l, 250*time.Millisecond, "lateness %v: woken by the poll, not the wake-up", late)
+				assert.Less(t, l, 250*time.Millisecond, "lateness %v: woken by the poll, not the wake-up", all)
 			}
 		})
 	}
@@ -199,16 +213,8 @@ func TestRedisWakeHorizon(t *testing.T) {
 // at most one of them under 100ms).
 func TestRedisWakeHorizonByRedisClock(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	var late []time.Duration
-	obs := reminders.ObserverFunc(func(e reminders.Event) {
-		if e.Type == reminders.EventDelivered {
-			mu.Lock()
-			late = append(late, e.Lateness)
-			mu.Unlock()
-		}
-	})
-	r, s := newRedis(t, reminders.WithObserver(obs), reminders.WithShards(1))
+	var late latenesses
+	r, s := newRedis(t, reminders.WithObserver(late.observer()), reminders.WithShards(1))
 	behind := newOn(t, r.Client, r.Prefix, reminders.WithShards(1),
 		reminders.WithClock(func() time.Time { return time.Now().Add(-2 * time.Minute) }))
 	// Warm-up: the scheduler has measured Redis time, and the worker
@@ -222,10 +228,9 @@ func TestRedisWakeHorizonByRedisClock(t *testing.T) {
 		got.waitN(t, i+1, 5*time.Second)
 	}
 	assertNotEarly(t, &got)
-	mu.Lock()
-	defer mu.Unlock()
-	for _, l := range late {
-		assert.Less(t, l, 100*time.Millisecond, "lateness %v: found by the poll, not woken", late)
+	all := late.all()
+	for _, l := range all {
+		assert.Less(t, l, 100*time.Millisecond, "lateness %v: found by the poll, not woken", all)
 	}
 }
 
