@@ -122,7 +122,7 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		// NOSCRIPT, as runPipelined does.
 		r := rs[0]
 		sh := shardOf(r.ID, len(s.keys))
-		args := scheduleArgs(sh, rs, s.wakeArgs(sh))
+		args := scheduleArgs(sh, rs, s.clocks, s.wake)
 		reply, err := scriptSchedule.Run(ctx, s.client, s.keys[sh].all(), args...).Result()
 		if err != nil {
 			s.clocks.forget(sh)
@@ -145,7 +145,7 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 	for sh, list := range byShard {
 		for len(list) > 0 {
 			n := min(len(list), scheduleChunk)
-			calls = append(calls, &scriptCall{script: scriptSchedule, keys: s.keys[sh].all(), args: scheduleArgs(sh, list[:n], s.wakeArgs(sh))})
+			calls = append(calls, &scriptCall{script: scriptSchedule, keys: s.keys[sh].all(), args: scheduleArgs(sh, list[:n], s.clocks, s.wake)})
 			shards = append(shards, sh)
 			list = list[n:]
 		}
@@ -167,12 +167,6 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		s.scheduled(ctx, sh, list)
 	}
 	return nil
-}
-
-// wakeArgs decides a schedule call's wake-up on shard sh by the shard's
-// Redis clock.
-func (s *RedisScheduler) wakeArgs(sh int) func(earliest int64) (string, string) {
-	return func(earliest int64) (string, string) { return s.clocks.wakeArgs(s.wake, sh, earliest) }
 }
 
 // scheduled reports stored reminders of one shard to the observer and the

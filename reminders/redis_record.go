@@ -21,10 +21,10 @@ var errCorrupt = errors.New("corrupt")
 
 // scheduleArgs are schedule.lua's ARGV for rs, all of one shard (see the
 // script's header): each record is built here, with attempt 1 and a new
-// schedule version, so the script only stores. wake gives the wake
-// channel and measure flag for the batch's earliest due time
-// (shardClocks.wakeArgs).
-func scheduleArgs(shard int, rs []Reminder, wake func(earliest int64) (channel, measure string)) []any {
+// schedule version, so the script only stores. The wake channel and
+// measure flag follow from the batch's earliest due time by the shard's
+// Redis clock (shardClocks.wakeArgs).
+func scheduleArgs(shard int, rs []Reminder, clocks shardClocks, wake string) []any {
 	args := make([]any, 4, 4+4*len(rs))
 	dues := make([]int64, len(rs))
 	earliest := int64(0)
@@ -39,7 +39,7 @@ func scheduleArgs(shard int, rs []Reminder, wake func(earliest int64) (channel, 
 	for i := range rs {
 		args = append(args, dues[i], args[4+2*i])
 	}
-	args[0], args[3] = wake(earliest)
+	args[0], args[3] = clocks.wakeArgs(wake, shard, earliest)
 	args[1], args[2] = shard, earliest
 	return args
 }
