@@ -120,29 +120,46 @@ func usedMemory(ctx context.Context, c *client) (int64, error) {
 	return infoField(ctx, c, "memory", "used_memory")
 }
 
+// memoryByType is MEMORY USAGE summed over the keys of a database, in
+// bytes, by the keys' Redis type ("hash", "zset", ...).
+type memoryByType map[string]int64
+
+func (m memoryByType) total() int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
 // dbMemoryUsage sums MEMORY USAGE (SAMPLES 0: exact, every element
-// counted) over every key of c's database. Unlike the INFO delta it cannot
-// be disturbed by other clients writing to other databases of the server.
-func dbMemoryUsage(ctx context.Context, c *client) (int64, error) {
-	var total int64
+// counted) over every key of c's database, by key type. Unlike the INFO
+// delta it cannot be disturbed by other clients writing to other databases
+// of the server.
+func dbMemoryUsage(ctx context.Context, c *client) (memoryByType, error) {
+	byType := memoryByType{}
 	it := c.Scan(ctx, 0, "*", 1000).Iterator()
 	batch := make([]string, 0, 1000)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		cmds := make([]*redis.IntCmd, len(batch))
+		usage := make([]*redis.IntCmd, len(batch))
+		types := make([]*redis.StatusCmd, len(batch))
 		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, k := range batch {
-				cmds[i] = p.MemoryUsage(ctx, k, 0)
+				usage[i] = p.MemoryUsage(ctx, k, 0)
+				types[i] = p.Type(ctx, k)
 			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) { // a key expired meanwhile
 			return err
 		}
-		for _, cmd := range cmds {
-			total += cmd.Val()
+		for i, cmd := range usage {
+			if cmd.Err() == nil {
+				byType[types[i].Val()] += cmd.Val()
+			}
 		}
 		batch = batch[:0]
 		return nil
@@ -151,14 +168,14 @@ func dbMemoryUsage(ctx context.Context, c *client) (int64, error) {
 		batch = append(batch, it.Val())
 		if len(batch) == cap(batch) {
 			if err := flush(); err != nil {
-				return 0, err
+				return nil, err
 			}
 		}
 	}
 	if err := it.Err(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return total, flush()
+	return byType, flush()
 }
 
 // serverInfo describes the Redis server for the report header.

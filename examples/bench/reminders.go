@@ -25,9 +25,10 @@ type reminderResult struct {
 
 	// Memory of the reminders the schedule phase left pending, per
 	// reminder: INFO used_memory delta, and MEMORY USAGE summed over the
-	// system's database.
-	MemoryPerPending      float64 `json:"memory_per_pending_bytes"`
-	MemoryUsagePerPending float64 `json:"memory_usage_per_pending_bytes"`
+	// system's database, in all and by key type ("hash", "zset", ...).
+	MemoryPerPending            float64            `json:"memory_per_pending_bytes"`
+	MemoryUsagePerPending       float64            `json:"memory_usage_per_pending_bytes"`
+	MemoryUsageByTypePerPending map[string]float64 `json:"memory_usage_by_type_per_pending_bytes"`
 
 	// Batch scheduling of the drain's input (all due at once), in batches
 	// of cfg.Batch, cfg.ScheduleConc callers; a system without a batch
@@ -138,7 +139,11 @@ func (b *remindersBench) scheduleOne(ctx context.Context, res *reminderResult) e
 		return err
 	}
 	res.MemoryPerPending = ratio(float64(mem1-mem0), float64(load.Ops))
-	res.MemoryUsagePerPending = ratio(float64(usage), float64(load.Ops))
+	res.MemoryUsagePerPending = ratio(float64(usage.total()), float64(load.Ops))
+	res.MemoryUsageByTypePerPending = make(map[string]float64, len(usage))
+	for typ, n := range usage {
+		res.MemoryUsageByTypePerPending[typ] = ratio(float64(n), float64(load.Ops))
+	}
 	return c.FlushDB(ctx).Err()
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -216,6 +217,9 @@ func (r *report) printReminders(w io.Writer) {
 	count("  duplicates", kit.SteadyDuplicates, as.SteadyDuplicates)
 	row("memory per pending reminder, INFO delta (bytes)", kit.MemoryPerPending, as.MemoryPerPending, "%.0f")
 	row("  MEMORY USAGE sum (bytes)", kit.MemoryUsagePerPending, as.MemoryUsagePerPending, "%.0f")
+	for _, typ := range memoryTypes(kit, as) {
+		row("    in keys of type "+typ, kit.MemoryUsageByTypePerPending[typ], as.MemoryUsageByTypePerPending[typ], "%.0f")
+	}
 	tw.Flush()
 	for _, res := range r.Reminders {
 		if c := res.DrainSlowest.Command; c != "" {
@@ -294,4 +298,19 @@ func (r *report) checkTargets() {
 	pair("ScheduleMany, kit/asynq", k.BatchPerSec, a.BatchPerSec, "≥ 5", func(v float64) bool { return v >= 5 })
 	pair("drain, kit/asynq", k.DrainPerSec, a.DrainPerSec, "≥ 3", func(v float64) bool { return v >= 3 })
 	pair("memory per pending reminder (INFO delta), kit/asynq", k.MemoryPerPending, a.MemoryPerPending, "≤ 0.4", func(v float64) bool { return v <= 0.4 })
+}
+
+// memoryTypes lists the key types either system's pending reminders took
+// memory in, in name order.
+func memoryTypes(rs ...*reminderResult) []string {
+	var types []string
+	for _, r := range rs {
+		for typ := range r.MemoryUsageByTypePerPending {
+			if !slices.Contains(types, typ) {
+				types = append(types, typ)
+			}
+		}
+	}
+	slices.Sort(types)
+	return types
 }
