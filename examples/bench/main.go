@@ -149,10 +149,11 @@ func run(ctx context.Context, cfg config) (err error) {
 	if !cfg.SkipAsynq {
 		systems = append(systems, newAsynq(asynqC))
 	}
-	for _, s := range systems {
-		rb := &remindersBench{cfg: cfg, sys: s, admin: admin, progress: progress}
-		rep.Reminders = append(rep.Reminders, rb.run(ctx))
+	benches := make([]*remindersBench, len(systems))
+	for i, s := range systems {
+		benches[i] = &remindersBench{cfg: cfg, sys: s, admin: admin, progress: progress}
 	}
+	rep.Reminders = runReminders(ctx, benches)
 	return rep.finish(os.Stdout, begin)
 }
 

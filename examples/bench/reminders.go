@@ -67,30 +67,47 @@ type remindersBench struct {
 	progress func(string)
 }
 
-// run measures one system; a failed phase is recorded in the result and
-// the next phase still runs, unless ctx ended.
-func (b *remindersBench) run(ctx context.Context) *reminderResult {
-	res := &reminderResult{System: b.sys.name()}
-	steps := []struct {
-		name string
-		fn   func(context.Context, *reminderResult) error
-	}{
-		{"schedule", b.scheduleOne},
-		{"batch", b.scheduleBatch},
-		{"drain", b.drain},
-		{"steady", b.steady},
+// runReminders measures the systems phase by phase: a phase runs for
+// every system before the next phase starts, and the system that goes
+// first alternates from phase to phase. The two figures a ratio compares
+// are so taken seconds apart rather than a minute, and neither system
+// always runs first: on a shared host whose speed drifts, the drift then
+// falls on both sides. A failed phase is recorded in its system's result
+// and the next phase still runs, unless ctx ended.
+func runReminders(ctx context.Context, benches []*remindersBench) []*reminderResult {
+	results := make([]*reminderResult, len(benches))
+	for i, b := range benches {
+		results[i] = &reminderResult{System: b.sys.name()}
 	}
-	for _, s := range steps {
-		if ctx.Err() != nil {
-			res.fail(s.name, ctx.Err())
-			break
-		}
-		b.progress(fmt.Sprintf("reminders: %s %s", b.sys.name(), s.name))
-		if err := s.fn(ctx, res); err != nil {
-			res.fail(s.name, err)
+	for n, phase := range reminderPhases {
+		for k := range benches {
+			i := k
+			if n%2 == 1 {
+				i = len(benches) - 1 - k
+			}
+			b, res := benches[i], results[i]
+			if ctx.Err() != nil {
+				res.fail(phase.name, ctx.Err())
+				continue
+			}
+			b.progress(fmt.Sprintf("reminders: %s %s", b.sys.name(), phase.name))
+			if err := phase.run(b, ctx, res); err != nil {
+				res.fail(phase.name, err)
+			}
 		}
 	}
-	return res
+	return results
+}
+
+// reminderPhases run in this order; drain takes the reminders batch wrote.
+var reminderPhases = []struct {
+	name string
+	run  func(*remindersBench, context.Context, *reminderResult) error
+}{
+	{"schedule", (*remindersBench).scheduleOne},
+	{"batch", (*remindersBench).scheduleBatch},
+	{"drain", (*remindersBench).drain},
+	{"steady", (*remindersBench).steady},
 }
 
 // reminderID is the idempotency key of reminder seq of a phase.
