@@ -53,7 +53,7 @@ func ClientOf(r *http.Request) app.Client {
 var tokenHeaders = map[string]string{"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 // Login is POST /auth/login {"username", "password"}: 200 with a token
-// response, 401 for wrong credentials.
+// response, 400 invalid_grant for wrong credentials (see grantError).
 func (a *API) Login(ctx context.Context, body io.Reader, c app.Client) Response {
 	var req struct {
 		Username string `json:"username"`
@@ -69,15 +69,15 @@ func (a *API) Login(ctx context.Context, body io.Reader, c app.Client) Response 
 	defer cancel()
 	tok, err := a.auth.Login(ctx, req.Username, req.Password, c)
 	if err != nil {
-		return a.Error(ctx, err)
+		return a.grantError(ctx, err)
 	}
 	return Response{Status: http.StatusOK, Header: tokenHeaders, Body: tok}
 }
 
 // Refresh is POST /auth/refresh {"refresh_token"}: 200 with a new token
-// response (the old refresh token is spent), 401 when the token is not
-// active or was already used (reuse: its family is revoked), 500 when the
-// store fails.
+// response (the old refresh token is spent), 400 invalid_grant when the
+// token is not active or was already used (reuse: its family is revoked;
+// see grantError), 500 when the store fails.
 func (a *API) Refresh(ctx context.Context, body io.Reader, c app.Client) Response {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
@@ -92,7 +92,7 @@ func (a *API) Refresh(ctx context.Context, body io.Reader, c app.Client) Respons
 	defer cancel()
 	tok, err := a.auth.Refresh(ctx, req.RefreshToken, c)
 	if err != nil {
-		return a.Error(ctx, err)
+		return a.grantError(ctx, err)
 	}
 	return Response{Status: http.StatusOK, Header: tokenHeaders, Body: tok}
 }

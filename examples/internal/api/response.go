@@ -40,6 +40,20 @@ func (a *API) Error(ctx context.Context, err error) Response {
 	return r
 }
 
+// grantError is Error for the token endpoint's grants (Login, Refresh): a
+// refused grant (wrong credentials; a refresh token that is invalid,
+// expired, spent or revoked) is 400 invalid_grant, as RFC 6749 §5.2 has
+// it, not the resource server's 401 invalid_token (RFC 6750 §3.1), and
+// carries no Bearer challenge: the client sent no bearer token. Other
+// errors are Error's.
+func (a *API) grantError(ctx context.Context, err error) Response {
+	if Status(err) != http.StatusUnauthorized {
+		return a.Error(ctx, err)
+	}
+	return Response{Status: http.StatusBadRequest,
+		Body: ErrorBody{Error: "invalid_grant", Description: describe(http.StatusUnauthorized, err)}}
+}
+
 func code(status int) string {
 	switch status {
 	case http.StatusBadRequest:

@@ -30,6 +30,9 @@ var errTooLarge = errors.New("request body too large")
 //	sessions.ErrReuseDetected                         401
 //	app.ErrNotFound                                   404
 //	anything else                                     500
+//
+// The token endpoint's grants (Login, Refresh) answer a 401 error with 400
+// invalid_grant instead (grantError).
 func Status(err error) int {
 	switch {
 	case err == nil:

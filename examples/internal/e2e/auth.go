@@ -48,9 +48,14 @@ func testLoginRefreshReuse(t *testing.T, h NewHandler) {
 	}()
 
 	r := s.Do("POST", "/auth/login", "", map[string]string{"username": "demo", "password": "wrong"})
-	assert.Equal(t, http.StatusUnauthorized, r.Status, "wrong password: %s", r.Body)
+	// A refused grant is 400 invalid_grant (RFC 6749 §5.2), with no
+	// Bearer challenge: the client sent no bearer token.
+	assert.Equal(t, http.StatusBadRequest, r.Status, "wrong password: %s", r.Body)
+	assert.Equal(t, "invalid_grant", r.ErrorCode())
+	assert.Empty(t, r.Header.Get("WWW-Authenticate"))
 	r = s.Do("POST", "/auth/login", "", map[string]string{"username": "nobody", "password": "demo"})
-	assert.Equal(t, http.StatusUnauthorized, r.Status, "unknown user: %s", r.Body)
+	assert.Equal(t, http.StatusBadRequest, r.Status, "unknown user: %s", r.Body)
+	assert.Equal(t, "invalid_grant", r.ErrorCode())
 
 	r = s.Do("POST", "/auth/login", "", map[string]string{"username": "demo", "password": "demo"})
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
@@ -89,13 +94,14 @@ func testLoginRefreshReuse(t *testing.T, h NewHandler) {
 	assert.Equal(t, http.StatusOK, s.Do("GET", "/auth/sessions", second.AccessToken, nil).Status)
 	assert.Equal(t, http.StatusUnauthorized, s.Do("GET", "/auth/sessions", first.AccessToken, nil).Status)
 
-	// Reuse of the spent token: 401, and the family is revoked, so the
-	// token that was just issued is refused too.
+	// Reuse of the spent token: 400 invalid_grant, and the family is
+	// revoked, so the token that was just issued is refused too.
 	r = s.Refresh(first.RefreshToken)
-	assert.Equal(t, http.StatusUnauthorized, r.Status, "%s", r.Body)
-	assert.Equal(t, "invalid_token", r.ErrorCode())
-	assert.Contains(t, r.Header.Get("WWW-Authenticate"), "Bearer")
-	assert.Equal(t, http.StatusUnauthorized, s.Refresh(second.RefreshToken).Status, "family revoked")
+	assert.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
+	assert.Equal(t, "invalid_grant", r.ErrorCode())
+	assert.Contains(t, r.ErrorDescription(), "reuse")
+	assert.Empty(t, r.Header.Get("WWW-Authenticate"))
+	assert.Equal(t, http.StatusBadRequest, s.Refresh(second.RefreshToken).Status, "family revoked")
 	assert.Equal(t, http.StatusUnauthorized, s.Do("GET", "/auth/sessions", second.AccessToken, nil).Status)
 }
 
@@ -131,10 +137,10 @@ func testConcurrentRefresh(t *testing.T, h NewHandler) {
 			winner = bodies[i]
 		}
 	}
-	require.Equal(t, map[int]int{http.StatusOK: 1, http.StatusUnauthorized: n - 1}, count)
+	require.Equal(t, map[int]int{http.StatusOK: 1, http.StatusBadRequest: n - 1}, count)
 	var won Tokens
 	require.NoError(t, json.Unmarshal(winner, &won))
-	assert.Equal(t, http.StatusUnauthorized, s.Refresh(won.RefreshToken).Status, "family revoked by the reuse")
+	assert.Equal(t, http.StatusBadRequest, s.Refresh(won.RefreshToken).Status, "family revoked by the reuse")
 }
 
 // testLogoutAll: three devices and another user; logout-all ends every
@@ -158,7 +164,7 @@ func testLogoutAll(t *testing.T, h NewHandler) {
 	assert.Equal(t, 3, out.Revoked)
 
 	for i, d := range devices {
-		assert.Equal(t, http.StatusUnauthorized, s.Refresh(d.RefreshToken).Status, "device %d refresh", i)
+		assert.Equal(t, http.StatusBadRequest, s.Refresh(d.RefreshToken).Status, "device %d refresh", i)
 		assert.Equal(t, http.StatusUnauthorized, s.Do("GET", "/auth/sessions", d.AccessToken, nil).Status, "device %d access", i)
 	}
 	assert.Equal(t, http.StatusOK, s.Do("GET", "/auth/sessions", alice.AccessToken, nil).Status, "another user is untouched")
@@ -173,7 +179,7 @@ func testLogout(t *testing.T, h NewHandler) {
 	body := map[string]string{"refresh_token": one.RefreshToken}
 	assert.Equal(t, http.StatusNoContent, s.Do("POST", "/auth/logout", "", body).Status)
 	assert.Equal(t, http.StatusNoContent, s.Do("POST", "/auth/logout", "", body).Status, "idempotent")
-	assert.Equal(t, http.StatusUnauthorized, s.Refresh(one.RefreshToken).Status)
+	assert.Equal(t, http.StatusBadRequest, s.Refresh(one.RefreshToken).Status)
 	assert.Equal(t, http.StatusUnauthorized, s.Do("GET", "/auth/sessions", one.AccessToken, nil).Status)
 	assert.Equal(t, http.StatusOK, s.Refresh(two.RefreshToken).Status, "the other session lives")
 	r := s.Do("POST", "/auth/logout", "", map[string]string{"refresh_token": "not-a-jwt"})

@@ -27,12 +27,17 @@ func (r Reply) JSON(t require.TestingT, v any) {
 }
 
 // ErrorCode is the "error" member of an error body ("" when absent).
-func (r Reply) ErrorCode() string {
-	var e struct {
-		Error string `json:"error"`
-	}
+func (r Reply) ErrorCode() string { return r.errorBody().Error }
+
+// ErrorDescription is the "error_description" member of an error body.
+func (r Reply) ErrorDescription() string { return r.errorBody().Description }
+
+func (r Reply) errorBody() (e struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}) {
 	_ = json.Unmarshal(r.Body, &e)
-	return e.Error
+	return e
 }
 
 // Do sends a request. body is sent as JSON unless it is a string or

@@ -43,8 +43,8 @@ func testValidation(t *testing.T, h NewHandler) {
 		{"bad currency", "POST", "/payments", `{"amount": "4.50", "currency": "lira", "due_at": "` + future + `"}`, 400, "currency"},
 		{"login without password", "POST", "/auth/login", `{"username": "demo"}`, 400, "password"},
 		{"refresh without token", "POST", "/auth/refresh", `{}`, 400, "refresh_token"},
-		{"refresh with garbage", "POST", "/auth/refresh", `{"refresh_token": "abc"}`, 401, "refresh"},
-		{"refresh with an access token", "POST", "/auth/refresh", `{"refresh_token": "` + tok.AccessToken + `"}`, 401, "refresh"},
+		{"refresh with garbage", "POST", "/auth/refresh", `{"refresh_token": "abc"}`, 400, "refresh"},
+		{"refresh with an access token", "POST", "/auth/refresh", `{"refresh_token": "` + tok.AccessToken + `"}`, 400, "refresh"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := s.Do(tc.method, tc.path, tok.AccessToken, tc.body)
