@@ -14,7 +14,7 @@ import (
 // reminder costs (B/reminder: MEMORY USAGE of the shard's keys, exact,
 // over the count; due-B/reminder and rec-B/reminder are the due sorted
 // set's and the record hash's parts), for an appointment reminder: an
-// 18-byte ID, a 26-byte Kind, a 24-byte JSON payload. It needs a real
+// 18-byte ID, a 26-byte Kind, a 25-byte JSON payload. It needs a real
 // Redis (REDIS_URL or REDIS_CLUSTER_ADDRS); miniredis has no MEMORY USAGE.
 //
 // For comparison: asynq v0.26.0 keeps one hash key per task plus a sorted

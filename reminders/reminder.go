@@ -64,8 +64,9 @@ func (f HandlerFunc) HandleReminder(ctx context.Context, d Delivery) error { ret
 // for concurrent use.
 type Scheduler interface {
 	// Schedule stores r, replacing any stored reminder with the same ID
-	// (pending, in flight or dead). It returns an error wrapping ErrInvalid for bad input (nothing is
-	// written) and ErrUnavailable when the backend fails or ctx ends first.
+	// (pending, in flight or dead). It returns an error wrapping
+	// ErrInvalid for bad input (nothing is written) and ErrUnavailable
+	// when the backend fails or ctx ends first.
 	Schedule(ctx context.Context, r Reminder) error
 	// Cancel removes a pending or in-flight reminder: no further attempt
 	// happens. An attempt already claimed by a worker is in flight, even if

@@ -25,9 +25,10 @@ import (
 //
 // examples/bench compares the same operations with raw GET and EVALSHA.
 //
-// trips/op is 1 for every operation; on a cluster the first call of a
-// script on each node is answered NOSCRIPT and sent again as EVAL, which
-// shows above 1 only with a tiny -benchtime.
+// trips/op is 1 for every operation. A server that has not yet cached a
+// script (a new miniredis, each node of a cluster) answers its first call
+// NOSCRIPT, and go-redis sends it again as EVAL: 2 trips for that call,
+// which shows in trips/op only with a tiny -benchtime such as 1x.
 
 // benchBackend is one store under benchmark.
 type benchBackend struct {

@@ -36,8 +36,9 @@ var _ Store = (*RedisStore)(nil)
 
 // NewRedisStore returns a store on client, which stays the caller's. It
 // does no I/O. When the client lacks ContextTimeoutEnabled it logs a WARN
-// that states, from the client's options, how long a call can then
-// outlive its context's deadline.
+// (to the WithLogger logger; none is kept by default) that states, from
+// the client's options, how long a call can then outlive its context's
+// deadline.
 //
 // The client must read from masters only: IsActive is one GET, and a
 // replica that has not yet applied a Revoke or RevokeAllForUser would
