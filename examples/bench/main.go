@@ -105,7 +105,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		cctx, cancel := cleanupCtx()
 		defer cancel()
 		for _, c := range owned {
-			err = errors.Join(err, c.FlushDB(cctx).Err())
+			err = errors.Join(err, c.FlushDBAsync(cctx).Err()) // freed in the background: nothing is measured now
 		}
 	}()
 	old, err := lowerSlowlog(ctx, admin, cfg.SlowlogBelow, cfg.SlowlogLen)
