@@ -99,15 +99,32 @@ func runReminders(ctx context.Context, benches []*remindersBench) []*reminderRes
 	return results
 }
 
-// reminderPhases run in this order; drain takes the reminders batch wrote.
+// reminderPhases run in this order.
 var reminderPhases = []struct {
 	name string
 	run  func(*remindersBench, context.Context, *reminderResult) error
 }{
 	{"schedule", (*remindersBench).scheduleOne},
-	{"batch", (*remindersBench).scheduleBatch},
-	{"drain", (*remindersBench).drain},
+	{"batch and drain", (*remindersBench).batchAndDrain},
 	{"steady", (*remindersBench).steady},
+}
+
+// batchAndDrain writes the drain's input and drains it, back to back, so
+// that neither system's batch runs while the other's 100,000 reminders
+// sit in Redis. A batch that starts after a flush reuses the memory Redis
+// freed; one that starts next to the other's data takes fresh pages from
+// the kernel: kit's batch then cost Redis 7,058 minor page faults in its
+// 0.5 s (1,943 for batch and drain together when run back to back), and
+// ran about a third slower. A failed batch is recorded, and what it wrote
+// is still drained.
+func (b *remindersBench) batchAndDrain(ctx context.Context, res *reminderResult) error {
+	if err := b.scheduleBatch(ctx, res); err != nil {
+		res.fail("batch", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.drain(ctx, res)
 }
 
 // reminderID is the idempotency key of reminder seq of a phase.
