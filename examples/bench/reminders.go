@@ -73,7 +73,8 @@ type remindersBench struct {
 // are so taken seconds apart rather than a minute, and neither system
 // always runs first: on a shared host whose speed drifts, the drift then
 // falls on both sides. A failed phase is recorded in its system's result
-// and the next phase still runs, unless ctx ended.
+// and the next phase still runs; once ctx ends, each system's result
+// records that once, and nothing more runs.
 func runReminders(ctx context.Context, benches []*remindersBench) []*reminderResult {
 	results := make([]*reminderResult, len(benches))
 	for i, b := range benches {
@@ -85,11 +86,13 @@ func runReminders(ctx context.Context, benches []*remindersBench) []*reminderRes
 			if n%2 == 1 {
 				i = len(benches) - 1 - k
 			}
-			b, res := benches[i], results[i]
-			if ctx.Err() != nil {
-				res.fail(phase.name, ctx.Err())
-				continue
+			if err := ctx.Err(); err != nil {
+				for _, res := range results {
+					res.fail(phase.name, err)
+				}
+				return results
 			}
+			b, res := benches[i], results[i]
 			b.progress(fmt.Sprintf("reminders: %s %s", b.sys.name(), phase.name))
 			if err := phase.run(b, ctx, res); err != nil {
 				res.fail(phase.name, err)
@@ -115,14 +118,11 @@ var reminderPhases = []struct {
 // freed; one that starts next to the other's data takes fresh pages from
 // the kernel: kit's batch then cost Redis 7,058 minor page faults in its
 // 0.5 s (1,943 for batch and drain together when run back to back), and
-// ran about a third slower. A failed batch is recorded, and what it wrote
-// is still drained.
+// ran about a third slower. After a failed batch nothing is drained: the
+// drain counts on exactly the reminders the batch reports written.
 func (b *remindersBench) batchAndDrain(ctx context.Context, res *reminderResult) error {
 	if err := b.scheduleBatch(ctx, res); err != nil {
-		res.fail("batch", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
+		return fmt.Errorf("batch: %w", err)
 	}
 	return b.drain(ctx, res)
 }

@@ -98,7 +98,10 @@ func (a *API) Refresh(ctx context.Context, body io.Reader, c app.Client) Respons
 }
 
 // Logout is POST /auth/logout {"refresh_token"}: 204 once that session is
-// revoked (also when it already was).
+// revoked, also when it already was, and when the token is not a valid
+// refresh token (expired, forged, an access token): there is nothing to
+// revoke, and RFC 7009 §2.2 answers an invalid token with success, since
+// the client could do nothing about an error. 500 when the store fails.
 func (a *API) Logout(ctx context.Context, body io.Reader) Response {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
@@ -111,7 +114,7 @@ func (a *API) Logout(ctx context.Context, body io.Reader) Response {
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	if err := a.auth.Logout(ctx, req.RefreshToken); err != nil {
+	if err := a.auth.Logout(ctx, req.RefreshToken); err != nil && Status(err) != http.StatusUnauthorized {
 		return a.Error(ctx, err)
 	}
 	return Response{Status: http.StatusNoContent}

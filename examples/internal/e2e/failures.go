@@ -15,8 +15,9 @@ import (
 	"github.com/sytefy/kit/internal/redistest"
 )
 
-// testValidation: bad input is a 400 (413 for a huge body) with a JSON
-// error that says what is wrong; missing or wrong credentials are 401.
+// testValidation: bad input is a 400 invalid_request (413 for a huge body)
+// with a JSON error that says what is wrong; a refused refresh token is
+// 400 invalid_grant; a missing or bad access token is 401.
 func testValidation(t *testing.T, h NewHandler) {
 	s := Start(t, h, nil)
 	tok := s.Login("demo", "demo")
@@ -43,8 +44,6 @@ func testValidation(t *testing.T, h NewHandler) {
 		{"bad currency", "POST", "/payments", `{"amount": "4.50", "currency": "lira", "due_at": "` + future + `"}`, 400, "currency"},
 		{"login without password", "POST", "/auth/login", `{"username": "demo"}`, 400, "password"},
 		{"refresh without token", "POST", "/auth/refresh", `{}`, 400, "refresh_token"},
-		{"refresh with garbage", "POST", "/auth/refresh", `{"refresh_token": "abc"}`, 400, "refresh"},
-		{"refresh with an access token", "POST", "/auth/refresh", `{"refresh_token": "` + tok.AccessToken + `"}`, 400, "refresh"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := s.Do(tc.method, tc.path, tok.AccessToken, tc.body)
@@ -54,8 +53,19 @@ func testValidation(t *testing.T, h NewHandler) {
 				Description string `json:"error_description"`
 			}
 			r.JSON(t, &e)
-			assert.NotEmpty(t, e.Error)
+			codes := map[int]string{400: "invalid_request", 404: "not_found", 413: "request_too_large"}
+			assert.Equal(t, codes[tc.status], e.Error)
 			assert.Contains(t, e.Description, tc.mentions)
+		})
+	}
+
+	// A refused grant is 400 invalid_grant (RFC 6749 §5.2).
+	for name, token := range map[string]string{"garbage": "abc", "an access token": tok.AccessToken} {
+		t.Run("refresh with "+name, func(t *testing.T) {
+			r := s.Refresh(token)
+			assert.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
+			assert.Equal(t, "invalid_grant", r.ErrorCode())
+			assert.Contains(t, r.ErrorDescription(), "refresh")
 		})
 	}
 
