@@ -8,12 +8,16 @@ import (
 	"github.com/sytefy/kit/examples/internal/app"
 )
 
+// errNoBearer reports a request with no bearer token at all: no
+// Authorization header, another scheme, or an empty token.
+var errNoBearer = fmt.Errorf("%w: send Authorization: Bearer <access_token>", app.ErrUnauthorized)
+
 // bearerToken extracts the token from "Bearer <token>" (RFC 6750 §2.1; the
 // scheme is case-insensitive, RFC 9110 §11.1).
 func bearerToken(authorization string) (string, error) {
 	scheme, token, ok := strings.Cut(authorization, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return "", fmt.Errorf("%w: send Authorization: Bearer <access_token>", app.ErrUnauthorized)
+		return "", errNoBearer
 	}
 	return strings.TrimSpace(token), nil
 }

@@ -32,8 +32,13 @@ func (a *API) Error(ctx context.Context, err error) Response {
 	r := Response{Status: status, Body: ErrorBody{Error: code(status), Description: describe(status, err)}}
 	switch status {
 	case http.StatusUnauthorized:
-		// RFC 6750 §3: a 401 names the scheme the client should use.
-		r.Header = map[string]string{"WWW-Authenticate": `Bearer error="invalid_token"`}
+		// RFC 6750 §3: a 401 names the scheme the client should use, and
+		// (§3.1) carries no error code when the request had no token.
+		challenge := `Bearer error="invalid_token"`
+		if errors.Is(err, errNoBearer) {
+			challenge = "Bearer"
+		}
+		r.Header = map[string]string{"WWW-Authenticate": challenge}
 	case http.StatusInternalServerError:
 		a.log.ErrorContext(ctx, "request failed", "err", err)
 	}

@@ -86,7 +86,12 @@ func testValidation(t *testing.T, h NewHandler) {
 			require.NoError(t, err)
 			resp.Body.Close()
 			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-			assert.Contains(t, resp.Header.Get("WWW-Authenticate"), "Bearer")
+			// RFC 6750 §3.1: no error code when no bearer token came.
+			want := `Bearer error="invalid_token"`
+			if name == "no header" || name == "basic scheme" || name == "empty bearer" {
+				want = "Bearer"
+			}
+			assert.Equal(t, want, resp.Header.Get("WWW-Authenticate"))
 		})
 	}
 }
