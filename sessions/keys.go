@@ -88,21 +88,20 @@ func escapedLen(s string) int {
 
 const upperHex = "0123456789ABCDEF"
 
+// writeEscaped writes s escaped in one pass, copying the runs between
+// escaped bytes whole: the usual ID is one run.
 func writeEscaped(b *strings.Builder, s string) {
-	if escapedLen(s) == len(s) { // the usual ID: nothing to escape
-		b.WriteString(s)
-		return
-	}
+	start := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if needsEscape(c) {
+		if c := s[i]; needsEscape(c) {
+			b.WriteString(s[start:i])
 			b.WriteByte('%')
 			b.WriteByte(upperHex[c>>4])
 			b.WriteByte(upperHex[c&15])
-			continue
+			start = i + 1
 		}
-		b.WriteByte(c)
 	}
+	b.WriteString(s[start:])
 }
 
 // unescape inverts member. ok is false for a string escape could not have
