@@ -48,14 +48,9 @@ func testValidation(t *testing.T, h NewHandler) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := s.Do(tc.method, tc.path, tok.AccessToken, tc.body)
 			assert.Equal(t, tc.status, r.Status, "%s", r.Body)
-			var e struct {
-				Error       string `json:"error"`
-				Description string `json:"error_description"`
-			}
-			r.JSON(t, &e)
 			codes := map[int]string{400: "invalid_request", 404: "not_found", 413: "request_too_large"}
-			assert.Equal(t, codes[tc.status], e.Error)
-			assert.Contains(t, e.Description, tc.mentions)
+			assert.Equal(t, codes[tc.status], r.ErrorCode(), "%s", r.Body)
+			assert.Contains(t, r.ErrorDescription(), tc.mentions)
 		})
 	}
 
