@@ -115,7 +115,7 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&c.SlowlogLen, "slowlog-len", 4096, "SLOWLOG length during the run (restored after)")
 	fs.BoolVar(&c.Quick, "quick", false, "smoke-run sizes: "+presetText())
 	fs.BoolVar(&c.SkipSessions, "skip-sessions", false, "skip the sessions part")
-	fs.BoolVar(&c.SkipAsynq, "skip-asynq", false, "skip asynq (no ratios)")
+	fs.BoolVar(&c.SkipAsynq, "skip-asynq", false, "skip asynq (no ratios); its database is not touched")
 	fs.BoolVar(&c.SkipRems, "skip-reminders", false, "skip the reminders part (kit and asynq)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this process to `file`")
 	if err := fs.Parse(args); err != nil {
@@ -179,7 +179,7 @@ func (c config) validate() error {
 	if c.LateGrace < 0 || c.SlowlogBelow < 0 {
 		errs = append(errs, errors.New("-late-grace and -slowlog-threshold must not be negative"))
 	}
-	if c.KitDB == c.AsynqDB {
+	if !c.SkipAsynq && c.KitDB == c.AsynqDB {
 		errs = append(errs, fmt.Errorf("-kit-db and -asynq-db are both %d; the systems need a database each", c.KitDB))
 	}
 	return errors.Join(errs...)

@@ -87,13 +87,13 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	defer kitC.Close()
-	asynqC, err := dial(ctx, cfg.RedisURL, cfg.AsynqDB, "kitbench-asynq", cfg.Pool)
-	if err != nil {
-		return err
-	}
-	defer asynqC.Close()
 	owned := []*client{kitC}
+	var asynqC *client // nil with -skip-asynq: its database is left alone
 	if !cfg.SkipAsynq {
+		if asynqC, err = dial(ctx, cfg.RedisURL, cfg.AsynqDB, "kitbench-asynq", cfg.Pool); err != nil {
+			return err
+		}
+		defer asynqC.Close()
 		owned = append(owned, asynqC)
 	}
 	for _, c := range owned {
