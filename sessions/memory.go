@@ -220,14 +220,16 @@ func (m *MemoryStore) purge(now int64) {
 
 // evict drops the user's sessions that expire first, other than keep,
 // until the user is within the limit, and returns how many it dropped.
-// Ties go by ID, as in the Redis index. Caller holds mu for writing.
+// Ties go by the escaped ID (member), as in the Redis index, whose members
+// it orders: escaping does not keep byte order (':' becomes "%3A", which
+// sorts before '9'). Caller holds mu for writing.
 func (m *MemoryStore) evict(userID, keep string) int {
 	u := m.users[userID]
 	n := 0
 	for u != nil && len(u.sessions) > m.o.maxPerUser {
 		var first *memEntry
 		for id, e := range u.sessions {
-			if id != keep && (first == nil || e.exp < first.exp || e.exp == first.exp && id < first.id) {
+			if id != keep && (first == nil || e.exp < first.exp || e.exp == first.exp && member(id) < member(first.id)) {
 				first = e
 			}
 		}

@@ -262,6 +262,18 @@ func testMaxSessionsPerUser(t *testing.T, nh NewHarness) {
 	assert.Equal(t, []string{"v1"}, e.ids("v"), "other users are untouched")
 }
 
+// testEvictionTies: sessions that expire at the same instant are evicted
+// in the order of their escaped IDs, the order of the Redis index, which
+// is not the IDs' byte order: "a:" escapes to "a%3A", before "a9".
+func testEvictionTies(t *testing.T, nh NewHarness) {
+	e := setup(t, nh, sessions.WithMaxSessionsPerUser(2))
+	e.remember(e.session("u", "a9", time.Hour))
+	e.remember(e.session("u", "a:", time.Hour))
+	e.remember(e.session("u", "z", 2*time.Hour))
+	assert.Equal(t, []string{"a9", "z"}, e.ids("u"))
+	assert.False(t, e.active(e.s, "u", "a:"))
+}
+
 func idsOf(list []sessions.Session) []string {
 	ids := make([]string, 0, len(list))
 	for _, s := range list {

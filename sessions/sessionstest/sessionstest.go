@@ -76,6 +76,7 @@ func Run(t *testing.T, newHarness NewHarness) {
 		{"ListForUser", testListForUser},
 		{"MultiInstance", testMultiInstance},
 		{"MaxSessionsPerUser", testMaxSessionsPerUser},
+		{"EvictionTies", testEvictionTies},
 		{"Rotate", testRotate},
 		{"RotateNotActive", testRotateNotActive},
 		{"ConcurrentRotateIsSingleUse", testConcurrentRotateIsSingleUse},
