@@ -50,6 +50,13 @@
 //	refresh:{user}:jti              the session: JSON uid, fam, iat, exp, meta
 //	refresh:{user}:rotated:jti      tombstone of a rotated session
 //
+// A tombstone lasts until its session would have expired (by the store's
+// clock: its TTL is the time left, set when it is written, which Redis
+// counts on its own clock), so that reuse is told from an unknown ID
+// (RFC 9700 §4.14.2). A user's keys are so their live sessions, plus a
+// tombstone for every rotation whose old session has not yet expired: with
+// sliding expiry, one per refresh over a refresh token's lifetime.
+//
 // The client must read from masters: a replica may not have applied a
 // revoke yet, and IsActive's GET would find the session there. So
 // [NewRedisStore] refuses a ClusterClient that reads from replicas
@@ -79,6 +86,16 @@
 // when ContextTimeoutEnabled is off. With it on, a context without a
 // deadline is still bounded only by the figures above: give every call a
 // deadline.
+//
+// go-redis sends a command again, on a new connection, when it lost the
+// reply to it (a connection that dropped, a read that timed out), up to
+// MaxRetries times; Redis may then run a script twice for one call. Every
+// script here is safe to run twice: Remember, Revoke and RevokeAllForUser
+// do the same thing again, and Rotate recognises its own first run (by a
+// nonce it keeps in the tombstone) and returns the successor that run
+// created, rather than taking the token for a reused one. Only a count can
+// come out wrong: RevokeAllForUser then reports what the second run found
+// left, 0.
 //
 // Each user may have at most [WithMaxSessionsPerUser] live sessions (1000
 // by default); remembering one more evicts the one that expires first. The

@@ -385,3 +385,29 @@ func TestRedisRevokeAllUnderClockSkew(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok, "a session outlived RevokeAllForUser")
 }
+
+// TestRedisReuseUnderClockSkew: the store's clock runs a minute behind
+// Redis's. A rotated token is presented again before it expires by the
+// store's clock but after it would have by Redis's: its tombstone must
+// still be there, or the replay would be taken for an unknown token and
+// its family, the successor included, left alive.
+func TestRedisReuseUnderClockSkew(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	now := time.Now()
+	s := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix),
+		sessions.WithClock(func() time.Time { return now.Add(-time.Minute) }))
+	ctx := context.Background()
+
+	// 63s from the store's now: 3s from Redis's.
+	require.NoError(t, s.Remember(ctx, sessions.Session{ID: "x", UserID: "u", ExpiresAt: now.Add(3 * time.Second)}))
+	_, err := s.Rotate(ctx, "u", "x", sessions.Session{ID: "y", ExpiresAt: now.Add(time.Hour)})
+	require.NoError(t, err)
+	r.FastForward(4 * time.Second)
+
+	_, err = s.Rotate(ctx, "u", "x", sessions.Session{ID: "w", ExpiresAt: now.Add(time.Hour)})
+	require.ErrorIs(t, err, sessions.ErrReuseDetected)
+	active, err := s.IsActive(ctx, "u", "y")
+	require.NoError(t, err)
+	assert.False(t, active, "the family outlived reuse")
+}

@@ -3,6 +3,8 @@ package sessions
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"time"
 )
 
@@ -24,7 +26,7 @@ func (s *RedisStore) Rotate(ctx context.Context, userID, oldID string, next Sess
 	}
 	reply, err := s.scripts.rotate.Run(ctx, s.client, keys,
 		now.UnixMilli(), userID, member(oldID), member(next.ID), head, tail,
-		next.ExpiresAt.UnixMilli(), s.o.grace.Milliseconds(), next.FamilyID).Slice()
+		next.ExpiresAt.UnixMilli(), s.o.grace.Milliseconds(), next.FamilyID, callNonce()).Slice()
 	if err != nil {
 		return Session{}, s.unavailable(ctx, "Rotate", err)
 	}
@@ -33,6 +35,17 @@ func (s *RedisStore) Rotate(ctx context.Context, userID, oldID string, next Sess
 		return Session{}, s.unavailable(ctx, "Rotate", fmt.Errorf("unexpected script reply %q", reply))
 	}
 	return s.finishRotate(ctx, userID, oldID, r)
+}
+
+// callNonce names one Rotate call to rotate.lua, which keeps it in the
+// tombstone: when go-redis sends the script again after losing its reply,
+// the second run finds its own call's tombstone and answers as the first
+// run did, instead of seeing reuse. 128 random bits: calls never share one.
+func callNonce() string {
+	var b [27]byte
+	out := strconv.AppendUint(b[:0], rand.Uint64(), 36)
+	out = append(out, '.')
+	return string(strconv.AppendUint(out, rand.Uint64(), 36))
 }
 
 // parseRotation reads rotate.lua's reply. ok is false for a reply the

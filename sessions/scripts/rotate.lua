@@ -16,6 +16,8 @@
 -- ARGV[7]  successor expiry (Unix ms)
 -- ARGV[8]  rotation grace (ms; 0 = none)
 -- ARGV[9]  successor family asked for ("" = take the old session's)
+-- ARGV[10] this call's nonce: random, new for every Rotate call, the same
+--          when the client sends the script again (see below)
 -- Returns one of:
 --   {'rotated', fam}            successor created in family fam
 --   {'grace', member, value}    within the grace: the successor created
@@ -101,6 +103,18 @@ if not raw then
   if tonumber(t.exp) <= now then
     return {'not_active'}
   end
+  -- This very call, run a second time: go-redis sends a command again when
+  -- it lost the reply (a connection dropped, a read timed out), and the
+  -- first run may have rotated. It is answered as that run was, while the
+  -- successor is still current, and is not reuse: the token was presented
+  -- once. Only the call that wrote the tombstone knows its nonce.
+  if t.call == ARGV[10] then
+    local s = decode(redis.call('GET', index .. ':' .. t.next), uid)
+    if s and s.exp > now and s.fam == t.fam then
+      return {'rotated', t.fam}
+    end
+    return {'not_active'}
+  end
   -- Grace covers the immediate predecessor only: its successor must still
   -- be the current session (not rotated, revoked or expired), and still of
   -- old's family: after a revoke, an application may reuse the ID for a
@@ -135,13 +149,20 @@ if redis.call('EXISTS', next_key, next_tomb) > 0 then
 end
 
 local old_exp = string.format('%.0f', old.exp)
+-- The tombstone's TTL is a length, not an instant: Redis counts it on its
+-- own clock from now, so the tombstone lasts until old's expiry by the
+-- caller's clock (ARGV[1]), however far Redis's clock is from it. (At old's
+-- expiry by Redis's clock, PXAT, it would vanish early, and reuse go
+-- unseen, on a Redis whose clock is ahead.)
+local old_ttl = string.format('%.0f', old.exp - now)
 -- The family in Go's encoding, as Remember writes it, so that every value
 -- of a family starts with the same bytes (see revoke_family).
 redis.call('SET', next_key, ARGV[5] .. json_string(old.fam) .. ARGV[6], 'PXAT', ARGV[7])
 redis.call('ZADD', index, ARGV[7], ARGV[4])
 redis.call('DEL', old_key)
 redis.call('ZREM', index, ARGV[3])
-redis.call('SET', old_tomb, cjson.encode({next = ARGV[4], at = ARGV[1], exp = old_exp, fam = old.fam}),
-  'PXAT', old_exp)
+redis.call('SET', old_tomb,
+  cjson.encode({next = ARGV[4], at = ARGV[1], exp = old_exp, fam = old.fam, call = ARGV[10]}),
+  'PX', old_ttl)
 expire_index(index)
 return {'rotated', old.fam}
