@@ -2,6 +2,7 @@ package reminders
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -206,6 +207,10 @@ func (s *RedisScheduler) oldestDead(ctx context.Context, limit int) (map[int][]s
 	return ids, nil
 }
 
+// requeueReads bounds how often Requeue reads a record that keeps changing
+// between its read and its script.
+const requeueReads = 3
+
 // Requeue moves a dead reminder back to pending with attempt 1 and no
 // last error. It keeps its DueAt, which has passed, so it is due at once.
 // It returns an error wrapping ErrNotFound when the ID is not in the dead
@@ -217,16 +222,37 @@ func (s *RedisScheduler) Requeue(ctx context.Context, id string) error {
 		return err
 	}
 	sh := shardOf(id, len(s.keys))
-	res, err := scriptRequeue.Run(ctx, s.client, s.keys[sh].all(), s.wake, sh, id).Result()
-	if err != nil {
-		return unavailable(err)
-	}
-	raw, requeued := res.(string)
-	if !requeued {
-		if n, _ := res.(int64); n == -1 {
+	// The record is checked here first, by parseRecord, which is stricter
+	// than the scripts' parse; the script requeues it only if it is still
+	// that record. A record rewritten in between is read again.
+	var raw string
+	for range requeueReads {
+		checked, err := s.client.HGet(ctx, s.keys[sh].rec, id).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return unavailable(err)
+		}
+		version := ""
+		if rec, err := parseRecord(checked); err == nil {
+			version = rec.version
+		}
+		res, err := scriptRequeue.Run(ctx, s.client, s.keys[sh].all(), s.wake, sh, id, version).Result()
+		if err != nil {
+			return unavailable(err)
+		}
+		if r, ok := res.(string); ok {
+			raw = r
+			break
+		}
+		switch n, _ := res.(int64); n {
+		case -1:
 			return fmt.Errorf("%w: dead reminder %q: stored record is corrupt", ErrInvalid, id)
+		case -2:
+			continue
 		}
 		return fmt.Errorf("%w: no dead reminder %q", ErrNotFound, id)
+	}
+	if raw == "" {
+		return unavailable(fmt.Errorf("dead reminder %q changed under %d reads", id, requeueReads))
 	}
 	rec, _ := parseRecord(raw)
 	s.observe(Event{Type: EventScheduled, ID: id, Kind: rec.kind, Attempt: 1, Shard: sh})

@@ -64,10 +64,13 @@ func encodeRecord(r Reminder, due int64) []byte {
 func parseRecord(s string) (record, error) {
 	var rec record
 	field, s, ok := strings.Cut(s, ",")
-	if !ok || !isDigits(field) {
+	if !ok || !onlyDigits(field) {
 		return rec, errCorrupt
 	}
-	rec.version = field // kept even if the rest is corrupt: dead-lettering checks it
+	// Kept even if the rest is corrupt: dead-lettering checks it. Any
+	// length, as lib.lua's parse has it: a version the scripts accept must
+	// reach them again, or the record would never be dead-lettered.
+	rec.version = field
 	if field, s, ok = strings.Cut(s, ","); !ok || !isDigits(field) {
 		return rec, errCorrupt
 	}
@@ -97,8 +100,14 @@ func isInteger(s string) bool {
 	return isDigits(strings.TrimPrefix(s, "-"))
 }
 
+// isDigits accepts 1 to 19 digits: a number that fits an int64 or is
+// refused by strconv.
 func isDigits(s string) bool {
-	if s == "" || len(s) > 19 {
+	return len(s) <= 19 && onlyDigits(s)
+}
+
+func onlyDigits(s string) bool {
+	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -38,8 +38,10 @@ local function rewrite(rec, p, ver, attempt, due)
   return ver .. ',' .. attempt .. ',' .. due .. ',' .. string.sub(rec, p.k)
 end
 
+-- newVersion formats with '%.0f', exact to 2^53: tostring would print
+-- Lua 5.1's '%.14g', 1e+14 from 10^14 on, which parse rejects.
 local function newVersion(seqKey)
-  return tostring(redis.call('INCR', seqKey))
+  return string.format('%.0f', redis.call('INCR', seqKey))
 end
 
 -- head returns the score of the earliest member of a sorted set, or nil.
