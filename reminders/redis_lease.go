@@ -38,8 +38,8 @@ func (w *worker) renew(ctx context.Context) {
 		for len(cs) > 0 {
 			n := min(len(cs), extendChunk)
 			deadline := w.clock.nowMillis(sh) + w.o.lease.Milliseconds()
-			args := make([]any, 0, 1+2*n)
-			args = append(args, deadline)
+			args := make([]any, 0, 2+2*n)
+			args = append(args, deadline, w.o.lease.Milliseconds())
 			for _, c := range cs[:n] {
 				args = append(args, c.id, c.version)
 			}

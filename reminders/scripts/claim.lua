@@ -15,7 +15,7 @@
 -- since Redis 5, the only mode since 7.
 -- KEYS: due, rec, lease, dead, err, seq
 -- ARGV[1]: now, Unix ms (the worker's conservative estimate); ARGV[2]:
--- lease deadline for new claims, Unix ms; ARGV[3]: most reminders to claim;
+-- lease deadline for new claims, Unix ms (by that estimate; see below); ARGV[3]: most reminders to claim;
 -- ARGV[4]: stop claiming once this many record bytes are taken;
 -- ARGV[5]: max attempts; ARGV[6]: most expired leases to take back
 -- Returns: {claimed, retaken, dead, next due, next lease deadline, server
@@ -27,7 +27,15 @@ local t = redis.call('TIME')
 local serverNow = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 local now = ARGV[1]
 if tonumber(serverNow) < tonumber(now) then now = serverNow end
+-- A new lease lasts its length (ARGV[2] - ARGV[1]) by this server's clock
+-- at least: with the worker's estimate behind it (a failover to a master
+-- whose clock is ahead, a clock stepped forward), the deadline sent may
+-- already be past here, and the next claim would take the reminder back
+-- while its first attempt runs. The worker keeps its own, earlier,
+-- deadline, and renews the lease by it: early, never late.
 local deadline = ARGV[2]
+local floor = tonumber(serverNow) + tonumber(ARGV[2]) - tonumber(ARGV[1])
+if floor > tonumber(deadline) then deadline = string.format('%.0f', floor) end
 local maxClaim, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
 local maxAttempts = tonumber(ARGV[5])
 local claimed, retaken, dead = {}, {}, {}
