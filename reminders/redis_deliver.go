@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,17 +224,18 @@ func (w *worker) settle(c *claim, op string, at int64, msg string) bool {
 	}
 }
 
-// errorText is err's text, cut to maxErrorText bytes on a rune boundary.
+// errorText is err's text as valid UTF-8 (each invalid byte sequence
+// becomes U+FFFD), cut to at most maxErrorText bytes on a rune boundary.
 func errorText(err error) string {
-	s := err.Error()
+	s := strings.ToValidUTF8(err.Error(), "\uFFFD")
 	if len(s) <= maxErrorText {
 		return s
 	}
-	s = s[:maxErrorText]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
+	cut := maxErrorText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
 	}
-	return s
+	return s[:cut]
 }
 
 func (w *worker) logAttempt(ctx context.Context, level slog.Level, msg string, d Delivery, attrs ...slog.Attr) {
