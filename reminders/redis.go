@@ -35,10 +35,28 @@ type RedisScheduler struct {
 
 var _ Scheduler = (*RedisScheduler)(nil)
 
-// scheduleChunk bounds the reminders one schedule script stores, so that
-// ScheduleMany of a million reminders never blocks Redis for long: chunks
-// are separate script calls in the same pipeline (one round trip).
-const scheduleChunk = 128
+// scheduleChunk and scheduleChunkBytes bound the reminders one schedule
+// script stores, in number and in payload bytes, so that ScheduleMany of a
+// million reminders, or of a few large ones, never blocks Redis for long
+// nor sends it one huge command: chunks are separate script calls in the
+// same pipeline (one round trip). A chunk holds one reminder at least.
+const (
+	scheduleChunk      = 128
+	scheduleChunkBytes = 1 << 20
+)
+
+// chunkLen is how many reminders from the front of rs go in one chunk.
+func chunkLen(rs []Reminder) int {
+	n, size := 0, 0
+	for n < len(rs) && n < scheduleChunk {
+		size += len(rs[n].Payload)
+		if n > 0 && size > scheduleChunkBytes {
+			break
+		}
+		n++
+	}
+	return n
+}
 
 // NewRedisScheduler returns a scheduler on client (a *redis.Client, a
 // *redis.ClusterClient or any other UniversalClient). It returns an error
@@ -144,7 +162,7 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 	var shards []int // shards[i] is calls[i]'s
 	for sh, list := range byShard {
 		for len(list) > 0 {
-			n := min(len(list), scheduleChunk)
+			n := chunkLen(list)
 			calls = append(calls, &scriptCall{script: scriptSchedule, keys: s.keys[sh].all(), args: scheduleArgs(sh, list[:n], s.clocks, s.wake)})
 			shards = append(shards, sh)
 			list = list[n:]
