@@ -36,7 +36,9 @@
 // together. After
 // [WithMaxRetries] retries (default 3) the reminder is a dead letter: it is
 // kept in a dead set with its last error, where [RedisScheduler.Dead]
-// lists it and [RedisScheduler.Requeue] schedules it again.
+// lists it, [RedisScheduler.Requeue] schedules it again and
+// [RedisScheduler.DeleteDead] deletes it. Nothing else trims the dead set:
+// call [RedisScheduler.PurgeDead] now and then to keep a retention period.
 //
 // Eager mode ([EagerScheduler], Celery's task_always_eager) runs the handler
 // inside Schedule, whatever the due time, retries included, and returns its
@@ -91,6 +93,16 @@
 //     zero or out-of-range DueAt, a payload over [WithMaxPayload]) returns
 //     an error wrapping [ErrInvalid] that names the field, and stores
 //     nothing.
+//   - A script run twice loses nothing. go-redis sends a command again, on
+//     a new connection, when it lost the reply (a connection that dropped,
+//     a read that timed out), up to MaxRetries times, so Redis may run one
+//     call's script twice. Schedule, acknowledgements, retries, lease
+//     renewals and releases do the same thing again, or nothing. A claim
+//     run twice claims a second batch; the first batch's leases then
+//     expire, and those reminders are delivered as after a worker crash,
+//     one lease later. Cancel and Requeue run twice report ErrNotFound,
+//     although the first run did the work: afterwards, as they promise,
+//     nothing is pending (Cancel) or the reminder is (Requeue).
 //
 // The conformance suite in package remindertest checks the behaviour both
 // backends share; each backend's tests run it.

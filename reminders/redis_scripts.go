@@ -25,6 +25,7 @@ var (
 	scriptRequeue  = loadScript("requeue")
 	scriptGet      = loadScript("get")
 	scriptDead     = loadScript("dead")
+	scriptDelete   = loadScript("delete_dead")
 )
 
 func loadScript(name string) *redis.Script {
