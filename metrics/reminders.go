@@ -37,7 +37,8 @@ import (
 // for rate() to make sense of it.
 //
 // The kind label takes Reminder.Kind as it is, so keep kinds a small fixed
-// set (handler names, not IDs).
+// set (handler names, not IDs). The zero value is not usable; call
+// NewReminders.
 type Reminders struct {
 	scheduled, delivered, succeeded, failed, retried, dead *prometheus.CounterVec
 	lateness                                               prometheus.Histogram

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -43,7 +44,8 @@ type StatsSource interface {
 // outlives its scrape (a source that ignores ctx) is joined by the next
 // scrapes rather than started again, so a stuck backend never piles up
 // calls. A source that leaves Stats.Shards empty is reported as one series
-// per gauge with an empty shard label, holding the totals.
+// per gauge with an empty shard label, holding the totals. The zero value
+// is not usable; call NewReminderStats.
 type ReminderStats struct {
 	src     StatsSource
 	timeout time.Duration
@@ -67,10 +69,11 @@ type statsCall struct {
 var _ prometheus.Collector = (*ReminderStats)(nil)
 
 // NewReminderStats returns a collector that reads src on each scrape. It
-// returns an error wrapping ErrInvalid for a nil src or a bad option; it
-// registers nothing and starts nothing.
+// returns an error wrapping ErrInvalid for a nil src (a typed nil such as
+// (*reminders.RedisScheduler)(nil) included) or a bad option; it registers
+// nothing and starts nothing.
 func NewReminderStats(src StatsSource, opts ...Option) (*ReminderStats, error) {
-	if src == nil {
+	if src == nil || isNilPointer(src) {
 		return nil, fmt.Errorf("%w: NewReminderStats: nil StatsSource", ErrInvalid)
 	}
 	o, err := newOptions(opts)
@@ -173,4 +176,11 @@ func (c *ReminderStats) run(call *statsCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	call.stats, call.err = c.src.Stats(ctx)
+}
+
+// isNilPointer reports whether v holds a nil pointer: a typed nil passes a
+// "v == nil" check, and would panic at the first scrape.
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

@@ -194,4 +194,6 @@ func TestReminderStatsGivesSourceADeadline(t *testing.T) {
 func TestNewReminderStatsNilSource(t *testing.T) {
 	_, err := metrics.NewReminderStats(nil)
 	assert.ErrorIs(t, err, metrics.ErrInvalid)
+	_, err = metrics.NewReminderStats((*reminders.RedisScheduler)(nil))
+	assert.ErrorIs(t, err, metrics.ErrInvalid, "typed nil")
 }

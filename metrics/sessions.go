@@ -24,7 +24,8 @@ import (
 //	kit_sessions_backend_errors_total      counter: operations that failed closed with ErrUnavailable
 //
 // Every series exists, at zero, from the first scrape. The events carry no
-// user or session ID, and neither do the metrics.
+// user or session ID, and neither do the metrics. The zero value is not
+// usable; call NewSessions.
 type Sessions struct {
 	remembered, rotated, reuse, revokeCalls, revokeAllCalls, backendErrors prometheus.Counter
 	revokedVec                                                             *prometheus.CounterVec

@@ -22,7 +22,8 @@ import (
 //
 // An EagerScheduler is safe for concurrent use; it starts no goroutine.
 // Schedule runs the handler on the caller's goroutine, so concurrent calls
-// run the handler concurrently.
+// run the handler concurrently. The zero value is not usable; call
+// NewEagerScheduler.
 type EagerScheduler struct {
 	h    Handler
 	opts *options
@@ -69,9 +70,12 @@ func (s *EagerScheduler) Schedule(ctx context.Context, r Reminder) error {
 	}
 	// Deliver what a store would give back: DueAt in UTC whole
 	// milliseconds (rounded up, as the Redis backend keeps it), and a
-	// payload the handler cannot change under the caller.
+	// payload the handler cannot change under the caller, nil when empty.
 	r.DueAt = time.UnixMilli(dueMillis(r.DueAt)).UTC()
 	r.Payload = bytes.Clone(r.Payload)
+	if len(r.Payload) == 0 {
+		r.Payload = nil
+	}
 	s.observe(Event{Type: EventScheduled, ID: r.ID, Kind: r.Kind, Attempt: 1})
 	attempts := s.opts.maxRetries + 1
 	var lastErr error

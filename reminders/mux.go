@@ -8,13 +8,14 @@ import (
 
 // Mux routes deliveries to handlers by Reminder.Kind. A Mux is a Handler.
 // It is safe for concurrent use; handlers may be added while workers run.
+// The zero value is an empty Mux, ready to use, as NewMux's is.
 type Mux struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
 }
 
 // NewMux returns an empty Mux.
-func NewMux() *Mux { return &Mux{handlers: make(map[string]Handler)} }
+func NewMux() *Mux { return &Mux{} }
 
 // Handle registers h for kind, replacing any handler registered before.
 // It panics, as http.ServeMux does, on a kind no Reminder can have (see
@@ -22,13 +23,16 @@ func NewMux() *Mux { return &Mux{handlers: make(map[string]Handler)} }
 // HandlerFunc(nil) included: both are programming errors found at
 // start-up, not input.
 func (m *Mux) Handle(kind string, h Handler) {
-	if err := validName("Kind", kind); err != nil {
-		panic(fmt.Sprintf("reminders: Mux.Handle: %v", err))
+	if err := validName("Mux.Handle: Kind", kind); err != nil {
+		panic(err.Error())
 	}
 	if isNilValue(h) {
 		panic("reminders: Mux.Handle needs a non-nil handler")
 	}
 	m.mu.Lock()
+	if m.handlers == nil {
+		m.handlers = make(map[string]Handler)
+	}
 	m.handlers[kind] = h
 	m.mu.Unlock()
 }

@@ -45,6 +45,14 @@ func TestMuxUnknownKind(t *testing.T) {
 	assert.ErrorContains(t, err, `"unknown.kind"`)
 }
 
+// The zero value is an empty Mux, as http.ServeMux's is.
+func TestMuxZeroValue(t *testing.T) {
+	var mux reminders.Mux
+	require.ErrorIs(t, mux.HandleReminder(context.Background(), delivery("k")), reminders.ErrNoHandler)
+	mux.HandleFunc("k", func(context.Context, reminders.Delivery) error { return nil })
+	assert.NoError(t, mux.HandleReminder(context.Background(), delivery("k")))
+}
+
 func TestMuxHandleReplaces(t *testing.T) {
 	mux := reminders.NewMux()
 	mux.HandleFunc("k", func(context.Context, reminders.Delivery) error { return errors.New("old") })
@@ -57,7 +65,7 @@ func TestMuxHandleReplaces(t *testing.T) {
 func TestMuxHandlePanicsOnMisuse(t *testing.T) {
 	mux := reminders.NewMux()
 	ok := reminders.HandlerFunc(func(context.Context, reminders.Delivery) error { return nil })
-	assert.Panics(t, func() { mux.Handle("", ok) })
+	assert.PanicsWithValue(t, "reminders: invalid: Mux.Handle: Kind is empty", func() { mux.Handle("", ok) })
 	assert.Panics(t, func() { mux.Handle("bad\nkind", ok) }, "no Reminder can have this Kind")
 	assert.Panics(t, func() { mux.Handle(strings.Repeat("k", 257), ok) }, "over the Kind limit")
 	assert.Panics(t, func() { mux.Handle("k", nil) })

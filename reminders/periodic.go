@@ -52,7 +52,8 @@ import (
 // schedules meant to follow local time.
 //
 // A Periodic is safe for concurrent use. It starts goroutines only in
-// Start; Shutdown stops them.
+// Start; Shutdown stops them. The zero value is not usable; call
+// NewPeriodic.
 type Periodic struct {
 	s Scheduler
 	o periodicOptions
@@ -126,8 +127,8 @@ func defaultTickStore(s Scheduler) TickStore {
 // wrapping ErrInvalid, naming the problem, for a bad name, definition or
 // build, or when called while the Periodic runs.
 func (p *Periodic) Register(name string, def gocron.JobDefinition, build func(tick time.Time) Reminder) error {
-	if err := validName("name", name); err != nil {
-		return fmt.Errorf("Periodic.Register: %w", err)
+	if err := validName("Periodic.Register: name", name); err != nil {
+		return err
 	}
 	if len(name) > maxPeriodicName {
 		return fmt.Errorf("%w: Periodic.Register: name is %d bytes, limit %d", ErrInvalid, len(name), maxPeriodicName)

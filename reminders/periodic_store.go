@@ -93,7 +93,8 @@ func fromMillis(ms int64) time.Time {
 // operation is one command on one key (ZADD GT moves a mark only forward,
 // atomically), so it works on Redis Cluster; it needs Redis 6.2 or newer.
 // The prefix holds no ':', so these keys never meet the scheduler's
-// ("{<prefix>:<shard>}:..."). Safe for concurrent use.
+// ("{<prefix>:<shard>}:..."). Safe for concurrent use. The zero value is
+// not usable; call NewRedisTickStore.
 type RedisTickStore struct {
 	client redis.UniversalClient
 	prefix string

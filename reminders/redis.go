@@ -24,7 +24,8 @@ import (
 // an evicted record is a lost reminder.
 //
 // A RedisScheduler is safe for concurrent use. It starts no goroutine until
-// Run is called, and never closes the client.
+// Run is called, and never closes the client. The zero value is not
+// usable; call NewRedisScheduler.
 type RedisScheduler struct {
 	client redis.UniversalClient
 	opts   *options

@@ -25,7 +25,8 @@ type Reminder struct {
 	// milliseconds, rounded up, so a reminder is never delivered early.
 	DueAt time.Time
 	// Payload is opaque to the library (JSON by convention) and at most the
-	// scheduler's maximum payload size (WithMaxPayload, default 64 KiB).
+	// scheduler's maximum payload size (WithMaxPayload, default 64 KiB). An
+	// empty payload is delivered as nil.
 	Payload []byte
 }
 

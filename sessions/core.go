@@ -44,7 +44,11 @@ func (c core) reuse(ctx context.Context, userID, id, family string, revoked int)
 		slog.String("user_id", userID), slog.String("jti_hash", hashID(id)),
 		slog.String("family_hash", hashID(family)), slog.Int("revoked", revoked))
 	c.observe(EventReuseDetected, revoked)
-	return fmt.Errorf("%w: %d active sessions of the family revoked", ErrReuseDetected, revoked)
+	noun := "sessions"
+	if revoked == 1 {
+		noun = "session"
+	}
+	return fmt.Errorf("%w: %d active %s of the family revoked", ErrReuseDetected, revoked, noun)
 }
 
 func (c core) evicted(ctx context.Context, userID string, n int) {

@@ -17,7 +17,8 @@ import (
 // context only matters before a call starts: one that has ended gives
 // ErrUnavailable, as it would on Redis.
 //
-// A MemoryStore is safe for concurrent use.
+// A MemoryStore is safe for concurrent use. The zero value is not usable;
+// call NewMemoryStore.
 type MemoryStore struct {
 	core
 	mu     sync.RWMutex

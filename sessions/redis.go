@@ -25,6 +25,7 @@ import (
 // the package documentation.
 //
 // A RedisStore is safe for concurrent use. It never closes the client.
+// The zero value is not usable; call NewRedisStore.
 type RedisStore struct {
 	core
 	client  redis.UniversalClient

@@ -34,6 +34,18 @@ func (s suite) deliversFields(t *testing.T) {
 	s.assertStays(t, rec, 1)
 }
 
+// emptyPayloadIsNil: an empty payload, nil or not, is delivered as nil on
+// every backend (Redis stores no difference between the two).
+func (s suite) emptyPayloadIsNil(t *testing.T) {
+	rec := newRecorder(nil)
+	sch := s.newScheduler(t, rec)
+	s.schedule(t, sch, reminders.Reminder{ID: "empty", Kind: "k", DueAt: time.Now(), Payload: []byte{}})
+	s.schedule(t, sch, reminders.Reminder{ID: "nil", Kind: "k", DueAt: time.Now()})
+	for _, d := range rec.waitN(t, 2) {
+		assert.Nil(t, d.Payload, d.ID)
+	}
+}
+
 // pastDueIsDeliveredAtOnce: a DueAt in the past means "as soon as
 // possible", not "never" and not "next poll".
 func (s suite) pastDueIsDeliveredAtOnce(t *testing.T) {

@@ -81,6 +81,7 @@ func RunWith(t *testing.T, newScheduler NewScheduler, caps Capabilities) {
 		fn   func(t *testing.T)
 	}{
 		{"DeliversFields", s.deliversFields},
+		{"EmptyPayloadIsNil", s.emptyPayloadIsNil},
 		{"PastDueIsDeliveredAtOnce", s.pastDueIsDeliveredAtOnce},
 		{"SubMillisecondDueAtRoundsUp", s.subMillisecondDueAt},
 		{"NotBeforeDueAt", s.notBeforeDueAt},
