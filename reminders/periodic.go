@@ -42,14 +42,19 @@ import (
 // tick (a reminder storm after an outage helps no one). The first Start of
 // a schedule that never ran stores nothing: it was not missed.
 //
-// Daylight saving time, in a zone that has it: a wall time that occurs
-// twice when clocks fall back fires once, at its first occurrence (a 01:30
-// job on fall-back day runs at 01:30 daylight time only); a wall time that
-// does not occur when clocks spring forward fires when the gap ends (a
-// 02:30 job runs at 03:00 on spring-forward day, not never). This is the
-// policy of Vixie cron. A zone without it, such as Europe/Istanbul, fires
-// every wall time once. Use a named zone, not a fixed offset, for
-// schedules meant to follow local time.
+// Daylight saving time, in a zone that has it, follows Vixie cron (cron(8)).
+// A schedule at particular times of day (a DailyJob or WeeklyJob, or a
+// crontab with no '*' in its minute or hour, such as "30 1 * * *") fires
+// a wall time that occurs twice when clocks fall back once, at its first
+// occurrence (a 01:30 job on fall-back day runs at 01:30 daylight time
+// only), and a wall time that does not occur when clocks spring forward
+// when the gap ends (a 02:30 job runs at 03:00 on spring-forward day, not
+// never). A wildcard schedule (a '*' in the minute or hour, or @hourly)
+// runs by the wall clock as it reads: at both occurrences of a repeated
+// wall time (an hourly job stays hourly on fall-back day) and not at all
+// at a skipped one. A zone without daylight saving time, such as
+// Europe/Istanbul, fires every wall time once. Use a named zone, not a
+// fixed offset, for schedules meant to follow local time.
 //
 // A Periodic is safe for concurrent use. It starts goroutines only in
 // Start; Shutdown stops them. The zero value is not usable; call

@@ -25,8 +25,9 @@ func TestPeriodicDaylightSaving(t *testing.T) {
 		loc   *time.Location
 		def   gocron.JobDefinition
 		start time.Time
-		want  []string // tick times, in the zone; each one reminder
-		idFmt string   // the ID's time layout: the schedule's resolution
+		want  []string      // tick times, in the zone; each one reminder
+		idFmt string        // the ID's time layout: the schedule's resolution
+		quiet time.Duration // nothing after the last tick for this long (default 22h)
 	}{
 		{
 			// 02:30 does not exist on 9 March: it runs when the gap ends.
@@ -49,6 +50,35 @@ func TestPeriodicDaylightSaving(t *testing.T) {
 			start: time.Date(2025, 3, 7, 12, 0, 0, 0, ny),
 			want:  []string{"2025-03-08 02:30 EST", "2025-03-09 03:00 EDT", "2025-03-10 02:30 EDT"},
 			idFmt: "2006-01-02T15:04:05Z",
+		},
+		{
+			// A wildcard schedule (Vixie cron: '*' in the hour or minute)
+			// runs by the wall clock as it reads: the repeated hour's 01:00
+			// ticks twice, so an hourly job stays hourly.
+			name: "NewYorkFallBackHourly", loc: ny,
+			def:   gocron.CronJob("0 * * * *", false),
+			start: time.Date(2025, 11, 2, 0, 30, 0, 0, ny),
+			want:  []string{"2025-11-02 01:00 EDT", "2025-11-02 01:00 EST", "2025-11-02 02:00 EST"},
+			quiet: 59 * time.Minute,
+		},
+		{
+			// Both occurrences of each wall time in the repeated hour, in
+			// the order they happen.
+			name: "NewYorkFallBackEvery30Min", loc: ny,
+			def:   gocron.CronJob("*/30 1 * * *", false),
+			start: time.Date(2025, 11, 2, 0, 45, 0, 0, ny),
+			want: []string{"2025-11-02 01:00 EDT", "2025-11-02 01:30 EDT", "2025-11-02 01:00 EST",
+				"2025-11-02 01:30 EST", "2025-11-03 01:00 EST"},
+			quiet: 29 * time.Minute,
+		},
+		{
+			// The skipped hour's 02:30 does not tick for a wildcard
+			// schedule; the next one does.
+			name: "NewYorkSpringForwardHourly", loc: ny,
+			def:   gocron.CronJob("30 * * * *", false),
+			start: time.Date(2025, 3, 9, 1, 0, 0, 0, ny),
+			want:  []string{"2025-03-09 01:30 EST", "2025-03-09 03:30 EDT", "2025-03-09 04:30 EDT"},
+			quiet: 59 * time.Minute,
 		},
 		{
 			name: "IstanbulSpringDates0230", loc: ist,
@@ -93,7 +123,10 @@ func TestPeriodicDaylightSaving(t *testing.T) {
 			// Nothing else until the day after the last tick.
 			last, err := time.ParseInLocation(layout, tc.want[len(tc.want)-1], tc.loc)
 			require.NoError(t, err)
-			h.advanceTo(t, 1, last.Add(22*time.Hour))
+			if tc.quiet == 0 {
+				tc.quiet = 22 * time.Hour
+			}
+			h.advanceTo(t, 1, last.Add(tc.quiet))
 			h.none(t, 1)
 		})
 	}

@@ -68,7 +68,13 @@ func (c crontabCheck) Next(time.Time) time.Time { return time.Time{} }
 type tickCron struct{ tk ticks }
 
 func (c tickCron) IsValid(string, *time.Location, time.Time) error { return nil }
-func (c tickCron) Next(last time.Time) time.Time                   { return c.tk.next(last) }
+
+// Next returns the next tick in UTC. gocron skips a next run whose wall
+// clock reads the same as the last one's (its own guard against running a
+// fixed time twice in the repeated hour of a fall-back); in the zone, a
+// wildcard schedule's two ticks of that hour read the same, and the second
+// would be skipped. Two UTC instants never read the same.
+func (c tickCron) Next(last time.Time) time.Time { return c.tk.next(last).UTC() }
 
 // sharedZone refuses time.Local as a schedule's zone. Every instance must
 // compute the same ticks (see Periodic), and Local is whatever zone each

@@ -2,6 +2,7 @@ package reminders
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,16 +64,22 @@ func (e everyTicks) resolution() time.Duration { return e.period }
 // (cron expressions, or a daily/weekly job's times written as ones). The
 // specs are evaluated on naive wall-clock time (their Location is UTC,
 // which has no daylight saving time), and each matching wall time is then
-// placed in loc by the daylight-saving policy (see instant).
+// placed in loc by the daylight-saving policy, Vixie cron's: a fixed time
+// by instant's rule, a wildcard schedule (wild) at every instant whose
+// wall clock matches (see nextWild).
 type wallTicks struct {
 	specs []*cron.SpecSchedule
 	loc   *time.Location
 	res   time.Duration
+	wild  bool
 }
 
 func (w wallTicks) resolution() time.Duration { return w.res }
 
 func (w wallTicks) next(t time.Time) time.Time {
+	if w.wild {
+		return w.nextWild(t)
+	}
 	// Start a little before t's wall time where the UTC offset changes
 	// nearby: a wall time up to that change behind t's can be a later
 	// instant (the repeated hour of a fall-back).
@@ -88,6 +95,59 @@ func (w wallTicks) next(t time.Time) time.Time {
 			return at
 		}
 	}
+}
+
+// nextWild is next for a wildcard schedule, which Vixie cron runs "based
+// on the new time immediately" across a daylight-saving change: at every
+// instant whose wall clock in loc matches, so a wall time of the repeated
+// hour ticks at both its occurrences (an hourly job stays hourly when
+// clocks fall back), and one of the skipped hour does not tick.
+//
+// The occurrences of later wall times are not in order (01:45 daylight
+// time comes before 01:30 standard time), so the walk goes on past the
+// best found until no later wall time can be placed before it: an instant
+// is its wall time less the UTC offset, at most the largest offset near t.
+func (w wallTicks) nextWild(t time.Time) time.Time {
+	wall := naive(t.In(w.loc)).Add(-w.slack(t))
+	maxOff := w.maxOffset(t)
+	var best time.Time
+	for {
+		wall = w.nextWall(wall)
+		if wall.IsZero() || (!best.IsZero() && wall.Add(-maxOff).After(best)) {
+			return best
+		}
+		for _, at := range w.occurrences(wall) {
+			if at.After(t) && (best.IsZero() || at.Before(best)) {
+				best = at
+			}
+		}
+	}
+}
+
+// occurrences are the instants whose wall clock in loc reads wall: none in
+// a skipped hour, two in a repeated one, in order.
+func (w wallTicks) occurrences(wall time.Time) []time.Time {
+	guess := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, w.loc)
+	var out []time.Time
+	for _, probe := range []time.Time{guess.Add(-3 * time.Hour), guess, guess.Add(3 * time.Hour)} {
+		_, off := probe.Zone()
+		at := time.Unix(wall.Unix()-int64(off), 0).In(w.loc)
+		if _, o := at.Zone(); o == off && !slices.ContainsFunc(out, at.Equal) {
+			out = append(out, at)
+		}
+	}
+	slices.SortFunc(out, time.Time.Compare)
+	return out
+}
+
+// maxOffset is the largest UTC offset of loc within a day of t.
+func (w wallTicks) maxOffset(t time.Time) time.Duration {
+	high := -1 << 30
+	for _, d := range []time.Duration{-26 * time.Hour, -3 * time.Hour, 0, 3 * time.Hour, 26 * time.Hour} {
+		_, o := t.Add(d).In(w.loc).Zone()
+		high = max(high, o)
+	}
+	return time.Duration(high) * time.Second
 }
 
 // nextWall is the first naive wall time after wall that matches a spec.
@@ -115,8 +175,8 @@ func (w wallTicks) slack(t time.Time) time.Duration {
 	return time.Duration(off-low) * time.Second
 }
 
-// instant places a naive wall time in loc. This is the daylight-saving
-// policy, the one of Vixie cron:
+// instant places a naive wall time in loc, for a schedule at particular
+// times of day. This is Vixie cron's daylight-saving policy for those:
 //
 //   - a wall time that occurs once is that instant;
 //   - a wall time that occurs twice (the repeated hour when clocks fall
@@ -199,7 +259,28 @@ func parseCronTicks(crontab string, loc *time.Location) (wallTicks, error) {
 	if !strings.HasPrefix(spec, "@") && len(strings.Fields(spec)) == 6 {
 		res = time.Second
 	}
-	return wallTicks{specs: []*cron.SpecSchedule{&utc}, loc: loc, res: res}, nil
+	return wallTicks{specs: []*cron.SpecSchedule{&utc}, loc: loc, res: res, wild: wildcard(spec)}, nil
+}
+
+// wildcard reports whether a crontab is a wildcard schedule in Vixie
+// cron's sense (cron(8), on daylight-saving changes): @hourly, or a '*' in
+// the hour or minute field (or, in a 6-field crontab, the seconds field).
+// Other schedules run at particular times of day.
+func wildcard(spec string) bool {
+	if strings.HasPrefix(spec, "@") {
+		return spec == "@hourly"
+	}
+	f := strings.Fields(spec)
+	n := 2 // minute, hour
+	if len(f) == 6 {
+		n = 3 // seconds first
+	}
+	for _, field := range f[:min(n, len(f))] {
+		if strings.Contains(field, "*") {
+			return true
+		}
+	}
+	return false
 }
 
 // atTimesTicks is a daily (no weekdays) or weekly job's times of day,

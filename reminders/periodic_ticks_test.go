@@ -61,17 +61,24 @@ func TestWallTicksDaylightSaving(t *testing.T) {
 			want: []string{"2025-03-09 03:00:00 EDT"},
 		},
 		{
-			// Every skipped minute is one tick at the end of the gap.
+			// A wildcard schedule: the skipped minutes do not tick; 03:00,
+			// the gap's end, is a minute of its own.
 			name: "SpringForwardEveryMinute", crontab: "* * * * *", loc: ny,
 			from: time.Date(2025, 3, 9, 1, 57, 30, 0, ny), to: time.Date(2025, 3, 9, 3, 2, 0, 0, ny),
 			want: []string{"2025-03-09 01:58:00 EST", "2025-03-09 01:59:00 EST", "2025-03-09 03:00:00 EDT", "2025-03-09 03:01:00 EDT", "2025-03-09 03:02:00 EDT"},
 		},
 		{
-			// Each wall time once: the repeated hour's second pass is quiet
-			// (use a DurationJob for elapsed-time periods).
+			// A wildcard schedule runs by the wall clock as it reads: the
+			// repeated hour's 01:00 ticks twice, so hourly stays hourly.
 			name: "FallBackHourly", crontab: "0 * * * *", loc: ny,
 			from: time.Date(2025, 11, 2, 0, 0, 0, 0, ny), to: time.Date(2025, 11, 2, 3, 0, 0, 0, ny),
-			want: []string{"2025-11-02 01:00:00 EDT", "2025-11-02 02:00:00 EST", "2025-11-02 03:00:00 EST"},
+			want: []string{"2025-11-02 01:00:00 EDT", "2025-11-02 01:00:00 EST", "2025-11-02 02:00:00 EST", "2025-11-02 03:00:00 EST"},
+		},
+		{
+			// A skipped wall time does not tick for a wildcard schedule.
+			name: "SpringForwardHalfPastHourly", crontab: "30 * * * *", loc: ny,
+			from: time.Date(2025, 3, 9, 1, 0, 0, 0, ny), to: time.Date(2025, 3, 9, 4, 0, 0, 0, ny),
+			want: []string{"2025-03-09 01:30:00 EST", "2025-03-09 03:30:00 EDT"},
 		},
 		{
 			name: "IstanbulSpringDate", crontab: "30 2 * * *", loc: ist,
@@ -218,5 +225,25 @@ func TestTicksOfSupported(t *testing.T) {
 			assert.True(t, tc.next.Equal(tk.next(from)), "next = %s, want %s", tk.next(from), tc.next)
 			assert.Equal(t, tc.res, tk.resolution())
 		})
+	}
+}
+
+// A crontab is a wildcard schedule, in Vixie cron's sense, when its minute
+// or hour (or seconds) field has a '*', or it is @hourly.
+func TestWildcard(t *testing.T) {
+	for spec, want := range map[string]bool{
+		"0 * * * *":      true,
+		"*/15 9 * * *":   true,
+		"30 1 * * *":     false,
+		"30 1-5 * * *":   false,
+		"0 9 * * 1-5":    false,
+		"* 30 1 * * *":   true, // every second of 01:30
+		"0 30 1 * * *":   false,
+		"0 0/30 * * * *": true,
+		"@hourly":        true,
+		"@daily":         false,
+		"@weekly":        false,
+	} {
+		assert.Equal(t, want, wildcard(spec), spec)
 	}
 }
