@@ -129,8 +129,11 @@ func defaultTickStore(s Scheduler) TickStore {
 //
 // name is 1..224 bytes without control characters, unique in this
 // Periodic, and the same in every instance. Register returns an error
-// wrapping ErrInvalid, naming the problem, for a bad name, definition or
-// build, or when called while the Periodic runs.
+// wrapping ErrInvalid, naming the problem, for a bad name or definition,
+// a nil build, or when called while the Periodic runs. build itself runs
+// only at ticks: a reminder it returns that Schedule refuses (an empty
+// Kind, say), or a panic, is logged at ERROR for that tick and nothing is
+// stored; call build once in a test to catch such mistakes early.
 func (p *Periodic) Register(name string, def gocron.JobDefinition, build func(tick time.Time) Reminder) error {
 	if err := validName("Periodic.Register: name", name); err != nil {
 		return err
