@@ -411,3 +411,29 @@ func TestRedisReuseUnderClockSkew(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, active, "the family outlived reuse")
 }
+
+// TestRedisNextIDFreeByStoreClock: the store's clock runs a minute ahead
+// of Redis's. A rotated session's tombstone, expired by the store's clock
+// though Redis still keeps it, no longer holds its ID: reusing the ID as a
+// successor works, as on the memory store.
+func TestRedisNextIDFreeByStoreClock(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	now := time.Now().Add(time.Minute).Truncate(time.Millisecond)
+	clock := func() time.Time { return now }
+	s := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix), sessions.WithClock(clock))
+	m, err := sessions.NewMemoryStore(sessions.WithClock(clock))
+	require.NoError(t, err)
+	ctx := context.Background()
+	start := now
+	for name, st := range map[string]sessions.Store{"redis": s, "memory": m} {
+		now = start
+		require.NoError(t, st.Remember(ctx, sessions.Session{ID: "x", UserID: "u", ExpiresAt: now.Add(100 * time.Millisecond)}), name)
+		_, err := st.Rotate(ctx, "u", "x", sessions.Session{ID: "y", ExpiresAt: now.Add(time.Hour)})
+		require.NoError(t, err, name)
+		now = now.Add(200 * time.Millisecond) // x's tombstone has expired by the store's clock
+		require.NoError(t, st.Remember(ctx, sessions.Session{ID: "z", UserID: "u", ExpiresAt: now.Add(time.Hour)}), name)
+		_, err = st.Rotate(ctx, "u", "z", sessions.Session{ID: "x", ExpiresAt: now.Add(time.Hour)})
+		assert.NoError(t, err, "%s: x is free again", name)
+	}
+}

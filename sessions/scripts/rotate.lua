@@ -144,8 +144,19 @@ end
 if ARGV[9] ~= '' and ARGV[9] ~= old.fam then
   return {'family_mismatch'}
 end
-if redis.call('EXISTS', next_key, next_tomb) > 0 then
+-- next's ID is in use while a session or a tombstone holds it. A
+-- tombstone counts until its session's expiry by this clock, as in the
+-- tombstone branch above, not while Redis's clock keeps the key (prune
+-- has already deleted the user's sessions expired by this clock).
+if redis.call('EXISTS', next_key) > 0 then
   return {'next_exists'}
+end
+local ntraw = redis.call('GET', next_tomb)
+if ntraw then
+  local ok, nt = pcall(cjson.decode, ntraw)
+  if not ok or type(nt) ~= 'table' or not tonumber(nt.exp) or tonumber(nt.exp) > now then
+    return {'next_exists'}
+  end
 end
 
 local old_exp = string.format('%.0f', old.exp)
