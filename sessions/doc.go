@@ -93,9 +93,10 @@
 // script here is safe to run twice: Remember, Revoke and RevokeAllForUser
 // do the same thing again, and Rotate recognises its own first run (by a
 // nonce it keeps in the tombstone) and returns the successor that run
-// created, rather than taking the token for a reused one. Only a count can
-// come out wrong: RevokeAllForUser then reports what the second run found
-// left, 0.
+// created, rather than taking the token for a reused one. Only counts can
+// come out wrong, as what the second run found left: RevokeAllForUser's,
+// a reuse's count of sessions revoked, and Remember's evictions (then
+// neither logged nor observed).
 //
 // Each user may have at most [WithMaxSessionsPerUser] live sessions (1000
 // by default); remembering one more evicts the one that expires first. The

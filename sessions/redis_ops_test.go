@@ -436,4 +436,16 @@ func TestRedisNextIDFreeByStoreClock(t *testing.T) {
 		_, err = st.Rotate(ctx, "u", "z", sessions.Session{ID: "x", ExpiresAt: now.Add(time.Hour)})
 		assert.NoError(t, err, "%s: x is free again", name)
 	}
+
+	// The old tombstone went with it: an instance whose clock runs behind,
+	// by which it would still be live, takes the reused ID, once revoked,
+	// for an unknown one, not for reuse of the old family (y's).
+	require.NoError(t, s.Revoke(ctx, "u", "x"))
+	behind := newRedisStore(t, r.NewClient(t), sessions.WithKeyPrefix(r.Prefix),
+		sessions.WithClock(func() time.Time { return start }))
+	_, err = behind.Rotate(ctx, "u", "x", sessions.Session{ID: "w", ExpiresAt: start.Add(time.Hour)})
+	require.ErrorIs(t, err, sessions.ErrNotActive)
+	active, err := behind.IsActive(ctx, "u", "y")
+	require.NoError(t, err)
+	assert.True(t, active, "an unrelated family was revoked")
 }

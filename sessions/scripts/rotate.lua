@@ -157,6 +157,11 @@ if ntraw then
   if not ok or type(nt) ~= 'table' or not tonumber(nt.exp) or tonumber(nt.exp) > now then
     return {'next_exists'}
   end
+  -- Over by this clock: deleted, not left to Redis's TTL. An instance whose
+  -- clock runs behind would still take it for live, and a later
+  -- presentation of the reused ID (once revoked) for reuse of its old
+  -- family, and revoke that family.
+  redis.call('DEL', next_tomb)
 end
 
 local old_exp = string.format('%.0f', old.exp)
