@@ -99,8 +99,10 @@
 //     call's script twice. Schedule, acknowledgements, retries, lease
 //     renewals and releases do the same thing again, or nothing. A claim
 //     run twice claims a second batch; the first batch's leases then
-//     expire, and those reminders are delivered as after a worker crash,
-//     one lease later. Cancel and Requeue run twice report ErrNotFound,
+//     expire, and those reminders are taken back as after a worker crash,
+//     one lease later, with Attempt one higher (one on its last attempt is
+//     dead-lettered as "lease expired" without having run). Cancel and
+//     Requeue run twice report ErrNotFound,
 //     although the first run did the work: afterwards, as they promise,
 //     nothing is pending (Cancel) or the reminder is (Requeue).
 //

@@ -49,8 +49,9 @@ import (
 // occurrence (a 01:30 job on fall-back day runs at 01:30 daylight time
 // only), and a wall time that does not occur when clocks spring forward
 // when the gap ends (a 02:30 job runs at 03:00 on spring-forward day, not
-// never). A wildcard schedule (a '*' in the minute or hour, or @hourly)
-// runs by the wall clock as it reads: at both occurrences of a repeated
+// never). A wildcard schedule (a '*' in the minute or hour, or in the
+// seconds of a 6-field crontab, or @hourly) runs by the wall clock as it
+// reads: at both occurrences of a repeated
 // wall time (an hourly job stays hourly on fall-back day) and not at all
 // at a skipped one. A zone without daylight saving time, such as
 // Europe/Istanbul, fires every wall time once. Use a named zone, not a

@@ -109,11 +109,12 @@ func (w wallTicks) next(t time.Time) time.Time {
 // is its wall time less the UTC offset, at most the largest offset near t.
 func (w wallTicks) nextWild(t time.Time) time.Time {
 	wall := naive(t.In(w.loc)).Add(-w.slack(t))
+	limit := wall.Add(1 << 27 * time.Second) // as prevTick: about four years
 	maxOff := w.maxOffset(t)
 	var best time.Time
 	for {
 		wall = w.nextWall(wall)
-		if wall.IsZero() || (!best.IsZero() && wall.Add(-maxOff).After(best)) {
+		if wall.IsZero() || wall.After(limit) || (!best.IsZero() && wall.Add(-maxOff).After(best)) {
 			return best
 		}
 		for _, at := range w.occurrences(wall) {
@@ -264,8 +265,9 @@ func parseCronTicks(crontab string, loc *time.Location) (wallTicks, error) {
 
 // wildcard reports whether a crontab is a wildcard schedule in Vixie
 // cron's sense (cron(8), on daylight-saving changes): @hourly, or a '*' in
-// the hour or minute field (or, in a 6-field crontab, the seconds field).
-// Other schedules run at particular times of day.
+// the hour or minute field (or, in a 6-field crontab, the seconds field);
+// '?', which the parser reads as '*', counts as one. Other schedules run at
+// particular times of day.
 func wildcard(spec string) bool {
 	if strings.HasPrefix(spec, "@") {
 		return spec == "@hourly"
@@ -276,7 +278,7 @@ func wildcard(spec string) bool {
 		n = 3 // seconds first
 	}
 	for _, field := range f[:min(n, len(f))] {
-		if strings.Contains(field, "*") {
+		if strings.ContainsAny(field, "*?") {
 			return true
 		}
 	}

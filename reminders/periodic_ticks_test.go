@@ -240,6 +240,7 @@ func TestWildcard(t *testing.T) {
 		"* 30 1 * * *":   true, // every second of 01:30
 		"0 30 1 * * *":   false,
 		"0 0/30 * * * *": true,
+		"0 ? * * *":      true, // '?' is '*' to the parser
 		"@hourly":        true,
 		"@daily":         false,
 		"@weekly":        false,

@@ -34,7 +34,8 @@ func (s *RedisScheduler) DeleteDead(ctx context.Context, id string) error {
 }
 
 // PurgeDead deletes for good every dead reminder that died before
-// diedBefore (DeadReminder.DiedAt, which is Redis server time), and
+// diedBefore, by DeadReminder.DiedAt (Redis server time as the worker that
+// buried it read it, never later than Redis's own TIME), and
 // returns how many it deleted: a retention policy for the dead set, which
 // nothing else trims, to run now and then. It deletes shard by shard, at
 // most 500 reminders a script call, so Redis is never blocked for long.

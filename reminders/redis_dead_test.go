@@ -83,11 +83,11 @@ func TestRedisDeleteDead(t *testing.T) {
 }
 
 // TestRedisPurgeDead: PurgeDead deletes the dead letters that died before
-// its time, over every shard and past one script call's batch (500), and
-// leaves the later ones.
+// its time, over every shard and past one script call's batch (500: two
+// shards of about 600 each), and leaves the later ones.
 func TestRedisPurgeDead(t *testing.T) {
 	t.Parallel()
-	_, s := newRedis(t, reminders.WithMaxRetries(0))
+	_, s := newRedis(t, reminders.WithMaxRetries(0), reminders.WithShards(2))
 	ctx := bg(t)
 	old := make([]string, 1200)
 	for i := range old {

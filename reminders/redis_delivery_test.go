@@ -365,33 +365,45 @@ func TestRedisClockBehindEstimate(t *testing.T) {
 // what the worker measured (a failover to a master whose clock is ahead).
 // A lease the worker asks for by its estimate would have ended an hour
 // ago by Redis's clock, and the next claim would take the reminder back
-// and deliver it again while its first attempt still runs; the claim
-// script makes the lease last its length by its own clock instead, and
-// renewals do not shorten it.
+// and deliver it again while its first attempt still runs. The claim
+// script makes a new lease last its length by its own clock (a 9s lease:
+// the worker's next claim comes before its first renewal, at a third of
+// the lease); a renewal does too, and never shortens a lease (a 1s lease:
+// renewals come first; the test fails without both guards, though either
+// alone holds here, once the worker has measured the new clock).
 func TestRedisClockAheadOfEstimate(t *testing.T) {
-	t.Parallel()
-	r, s := newRedis(t, reminders.WithLease(time.Second))
-	if r.Mini == nil {
-		t.Skip("needs miniredis, whose TIME can be set")
-	}
-	var got deliveries
-	runWorker(t, s, reminders.HandlerFunc(func(ctx context.Context, d reminders.Delivery) error {
-		got.add(d)
-		select { // past a few renewals of the 1s lease
-		case <-time.After(2500 * time.Millisecond):
-		case <-ctx.Done():
-		}
-		return nil
-	}))
-	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm-up", Kind: "k", DueAt: time.Now()}))
-	got.waitN(t, 1, 5*time.Second)
+	for _, lease := range []time.Duration{9 * time.Second, time.Second} {
+		t.Run(lease.String(), func(t *testing.T) {
+			t.Parallel()
+			r, s := newRedis(t, reminders.WithLease(lease))
+			if r.Mini == nil {
+				t.Skip("needs miniredis, whose TIME can be set")
+			}
+			var got deliveries
+			runWorker(t, s, reminders.HandlerFunc(func(ctx context.Context, d reminders.Delivery) error {
+				got.add(d)
+				if d.ID != "x" {
+					// Done before the jump: a lease taken before it ends
+					// an hour early by the new clock, whatever the scripts do.
+					return nil
+				}
+				select { // past the worker's next claims, and renewals of a 1s lease
+				case <-time.After(2500 * time.Millisecond):
+				case <-ctx.Done():
+				}
+				return nil
+			}))
+			require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm-up", Kind: "k", DueAt: time.Now()}))
+			got.waitN(t, 1, 5*time.Second)
 
-	r.Mini.SetTime(time.Now().Add(time.Hour)) // TIME reads this from now on
-	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "x", Kind: "k", DueAt: time.Now()}))
-	require.Eventually(t, func() bool { return got.count("x") == 1 }, 5*time.Second, 5*time.Millisecond)
-	time.Sleep(3 * time.Second) // the attempt ends; a lease taken back would have shown by now
-	assert.Equal(t, 1, got.count("x"), "delivered again while its first attempt ran")
-	assert.Equal(t, 1, got.count("warm-up"))
+			r.Mini.SetTime(time.Now().Add(time.Hour)) // TIME reads this from now on
+			require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "x", Kind: "k", DueAt: time.Now()}))
+			require.Eventually(t, func() bool { return got.count("x") == 1 }, 5*time.Second, 5*time.Millisecond)
+			time.Sleep(3 * time.Second) // the attempt ends; a lease taken back would have shown by now
+			assert.Equal(t, 1, got.count("x"), "delivered again while its first attempt ran")
+			assert.Equal(t, 1, got.count("warm-up"))
+		})
+	}
 }
 
 // TestRedisLeaseShorterThanDelayAndHandler: a 1s lease, a reminder due in

@@ -14,8 +14,9 @@
 -- estimate is off. TIME in a script needs effects replication: the default
 -- since Redis 5, the only mode since 7.
 -- KEYS: due, rec, lease, dead, err, seq
--- ARGV[1]: now, Unix ms (the worker's conservative estimate); ARGV[2]:
--- lease deadline for new claims, Unix ms (by that estimate; see below); ARGV[3]: most reminders to claim;
+-- ARGV[1]: now, Unix ms (the worker's conservative estimate);
+-- ARGV[2]: lease deadline for new claims, Unix ms (by that estimate; see
+-- below); ARGV[3]: most reminders to claim;
 -- ARGV[4]: stop claiming once this many record bytes are taken;
 -- ARGV[5]: max attempts; ARGV[6]: most expired leases to take back
 -- Returns: {claimed, retaken, dead, next due, next lease deadline, server
