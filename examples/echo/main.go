@@ -55,16 +55,19 @@ func newHandler(a *api.API) http.Handler {
 		return write(c, a.Sessions(c.Request().Context(), caller(c)))
 	}, bearer(a))
 
-	appts := e.Group("/appointments", bearer(a))
+	// bearer on each route, not on the group: Echo gives a group with
+	// middleware catch-all routes, which answer 404 where the path exists
+	// and only the method is wrong (405 on the other routers).
+	appts := e.Group("/appointments")
 	appts.POST("", func(c echo.Context) error {
 		return write(c, a.CreateAppointment(c.Request().Context(), caller(c), c.Request().Body))
-	})
+	}, bearer(a))
 	appts.PUT("/:id", func(c echo.Context) error {
 		return write(c, a.RescheduleAppointment(c.Request().Context(), caller(c), c.Param("id"), c.Request().Body))
-	})
+	}, bearer(a))
 	appts.DELETE("/:id", func(c echo.Context) error {
 		return write(c, a.CancelAppointment(c.Request().Context(), caller(c), c.Param("id")))
-	})
+	}, bearer(a))
 	e.POST("/payments", func(c echo.Context) error {
 		return write(c, a.CreatePayment(c.Request().Context(), caller(c), c.Request().Body))
 	}, bearer(a))

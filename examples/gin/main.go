@@ -32,6 +32,7 @@ func main() {
 // newHandler routes the API on a Gin engine.
 func newHandler(a *api.API) http.Handler {
 	r := gin.New()
+	r.HandleMethodNotAllowed = true // 405, as the other routers answer
 	r.Use(gin.Recovery())
 
 	r.GET("/healthz", func(c *gin.Context) { write(c, a.Health(c.Request.Context())) })

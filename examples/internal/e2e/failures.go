@@ -89,6 +89,19 @@ func testValidation(t *testing.T, h NewHandler) {
 			assert.Equal(t, want, resp.Header.Get("WWW-Authenticate"))
 		})
 	}
+
+	// A method a known path does not take is the router's own 405, on
+	// every router alike, before authentication.
+	for _, tc := range []struct{ method, path string }{
+		{"PATCH", "/appointments/x"},
+		{"GET", "/auth/login"},
+		{"DELETE", "/payments"},
+	} {
+		t.Run("method "+tc.method+" "+tc.path, func(t *testing.T) {
+			r := s.Do(tc.method, tc.path, "", "")
+			assert.Equal(t, http.StatusMethodNotAllowed, r.Status, "%s", r.Body)
+		})
+	}
 }
 
 // testStoreDown: the service's Redis goes away. Refresh and every
