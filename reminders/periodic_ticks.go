@@ -117,7 +117,8 @@ func (w wallTicks) nextWild(t time.Time) time.Time {
 		if wall.IsZero() || wall.After(limit) || (!best.IsZero() && wall.Add(-maxOff).After(best)) {
 			return best
 		}
-		for _, at := range w.occurrences(wall) {
+		occ, n := w.occurrences(wall)
+		for _, at := range occ[:n] {
 			if at.After(t) && (best.IsZero() || at.Before(best)) {
 				best = at
 			}
@@ -125,20 +126,36 @@ func (w wallTicks) nextWild(t time.Time) time.Time {
 	}
 }
 
-// occurrences are the instants whose wall clock in loc reads wall: none in
-// a skipped hour, two in a repeated one, in order.
-func (w wallTicks) occurrences(wall time.Time) []time.Time {
-	guess := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, w.loc)
-	var out []time.Time
-	for _, probe := range []time.Time{guess.Add(-3 * time.Hour), guess, guess.Add(3 * time.Hour)} {
-		_, off := probe.Zone()
+// occurrences are the n instants whose wall clock in loc reads wall, in
+// order: none in a skipped hour, two in a repeated one. Every offset that
+// can apply to a wall time near a change is one of the zone's offsets 3h
+// before, at and 3h after it (zoneOffsets). No allocation: next calls it
+// for every wall time it walks.
+func (w wallTicks) occurrences(wall time.Time) (out [3]time.Time, n int) {
+	for _, off := range w.zoneOffsets(wall) {
 		at := time.Unix(wall.Unix()-int64(off), 0).In(w.loc)
-		if _, o := at.Zone(); o == off && !slices.ContainsFunc(out, at.Equal) {
-			out = append(out, at)
+		if _, o := at.Zone(); o != off || slices.ContainsFunc(out[:n], at.Equal) {
+			continue
 		}
+		i := n // insertion, to keep them in order
+		for ; i > 0 && at.Before(out[i-1]); i-- {
+			out[i] = out[i-1]
+		}
+		out[i] = at
+		n++
 	}
-	slices.SortFunc(out, time.Time.Compare)
-	return out
+	return out, n
+}
+
+// zoneOffsets are loc's UTC offsets, in seconds, 3h before, at and 3h
+// after the wall time read in loc.
+func (w wallTicks) zoneOffsets(wall time.Time) [3]int {
+	guess := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, w.loc)
+	var offs [3]int
+	for i, d := range [3]time.Duration{-3 * time.Hour, 0, 3 * time.Hour} {
+		_, offs[i] = guess.Add(d).Zone()
+	}
+	return offs
 }
 
 // maxOffset is the largest UTC offset of loc within a day of t.
@@ -187,25 +204,15 @@ func (w wallTicks) slack(t time.Time) time.Duration {
 //     day instead of not at all. Several skipped wall times share that
 //     instant, and so are one tick.
 func (w wallTicks) instant(wall time.Time) time.Time {
-	secs := wall.Unix()
-	guess := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, w.loc)
-	var first time.Time
-	lowest := 1 << 30
-	for _, probe := range []time.Time{guess.Add(-3 * time.Hour), guess, guess.Add(3 * time.Hour)} {
-		_, off := probe.Zone()
-		lowest = min(lowest, off)
-		at := time.Unix(secs-int64(off), 0).In(w.loc)
-		if _, o := at.Zone(); o == off && (first.IsZero() || at.Before(first)) {
-			first = at
-		}
-	}
-	if !first.IsZero() {
-		return first
+	if occ, n := w.occurrences(wall); n > 0 {
+		return occ[0]
 	}
 	// Skipped: read with the offset from before the change, the wall time
 	// lands after the change; the zone period it lands in began when the
 	// gap ended.
-	start, _ := time.Unix(secs-int64(lowest), 0).In(w.loc).ZoneBounds()
+	offs := w.zoneOffsets(wall)
+	lowest := min(offs[0], offs[1], offs[2])
+	start, _ := time.Unix(wall.Unix()-int64(lowest), 0).In(w.loc).ZoneBounds()
 	return start.In(w.loc)
 }
 

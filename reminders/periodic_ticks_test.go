@@ -248,3 +248,50 @@ func TestWildcard(t *testing.T) {
 		assert.Equal(t, want, wildcard(spec), spec)
 	}
 }
+
+// A wildcard schedule's next tick is the first instant, by brute force
+// over every minute, whose wall clock in the zone matches the crontab:
+// across the transitions of zones that shift by an hour, by 30 minutes
+// (Lord Howe), and with a negative daylight saving time (Dublin).
+func TestWildcardNextMatchesBruteForce(t *testing.T) {
+	for _, zone := range []string{"America/New_York", "Australia/Lord_Howe", "Europe/Dublin"} {
+		loc := mustZone(t, zone)
+		for _, crontab := range []string{"0 * * * *", "*/15 * * * *", "*/20 1-3 * * *"} {
+			w := mustCron(t, crontab, loc)
+			require.True(t, w.wild, crontab)
+			spec, err := cronParser.Parse(crontab)
+			require.NoError(t, err)
+			matches := func(at time.Time) bool { // the crontab read on at's wall clock
+				wall := naive(at.In(loc))
+				return spec.Next(wall.Add(-time.Second)).Equal(wall)
+			}
+			// A day either side of each of 2025's two transitions.
+			for _, at := range transitions(t, loc, 2025) {
+				for from := at.Add(-26 * time.Hour); from.Before(at.Add(26 * time.Hour)); from = from.Add(11 * time.Minute) {
+					want := from.Truncate(time.Minute).Add(time.Minute)
+					for !matches(want) {
+						want = want.Add(time.Minute)
+					}
+					require.True(t, want.Equal(w.next(from)), "%s %q: next(%s) = %s, want %s",
+						zone, crontab, from, w.next(from), want)
+				}
+			}
+		}
+	}
+}
+
+// transitions are loc's UTC offset changes in year.
+func transitions(t *testing.T, loc *time.Location, year int) []time.Time {
+	var out []time.Time
+	at := time.Date(year, 1, 1, 0, 0, 0, 0, loc)
+	for {
+		_, end := at.ZoneBounds()
+		if end.IsZero() || end.Year() > year {
+			break
+		}
+		out = append(out, end)
+		at = end
+	}
+	require.NotEmpty(t, out, "no transitions in %s", loc)
+	return out
+}
