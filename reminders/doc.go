@@ -87,8 +87,8 @@
 //     version, so the outcome of an attempt overtaken by a reschedule or a
 //     cancel is ignored.
 //   - Fail safe: while Redis is unreachable, Schedule and Cancel return
-//     errors wrapping [ErrUnavailable] (a script runs whole or not at all)
-//     and workers keep retrying with backoff.
+//     errors wrapping [ErrUnavailable] (a script or a transaction runs
+//     whole or not at all) and workers keep retrying with backoff.
 //   - Bad input (an empty or over-long ID or Kind, control characters, a
 //     zero or out-of-range DueAt, a payload over [WithMaxPayload]) returns
 //     an error wrapping [ErrInvalid] that names the field, and stores

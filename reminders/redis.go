@@ -15,7 +15,8 @@ import (
 // number of schedulers and workers, on any number of hosts, may share one
 // key prefix; all of them must use the same WithShards.
 //
-// Every state change of a reminder is one Lua script on one shard, so a
+// Every state change of a reminder is one Lua script on one shard (or, for
+// ScheduleMany of a small batch, one MULTI/EXEC transaction), so a
 // reminder is never half-written and never claimed twice. Due and lease
 // times are judged in Redis server time. The source's keys.go describes
 // the key layout, and scripts/lib.lua the record format.
@@ -40,7 +41,9 @@ var _ Scheduler = (*RedisScheduler)(nil)
 // script stores, in number and in payload bytes, so that ScheduleMany of a
 // million reminders, or of a few large ones, never blocks Redis for long
 // nor sends it one huge command: chunks are separate script calls in the
-// same pipeline (one round trip). A chunk holds one reminder at least.
+// same pipeline (one round trip), between which Redis serves other
+// clients. A chunk holds one reminder at least. (A batch within txMax goes
+// in one transaction instead; see redis_batch.go.)
 const (
 	scheduleChunk      = 128
 	scheduleChunkBytes = 1 << 20
@@ -116,10 +119,13 @@ func (s *RedisScheduler) Schedule(ctx context.Context, r Reminder) error {
 // ScheduleMany stores the reminders as Schedule does. It validates them
 // all first: for bad input it returns an error wrapping ErrInvalid that
 // names the reminder's index and field, and writes nothing. Then it writes
-// in one round trip per Redis node (one pipeline; in bounded script calls
-// per shard). Each reminder is stored atomically, the batch is not: on an
-// error wrapping ErrUnavailable some may be stored; retrying is safe. When
-// an ID appears twice, the later reminder wins.
+// a batch of up to 1,024 reminders and 1 MiB of payload in one MULTI/EXEC
+// transaction per shard (one round trip each, the shards' at the same
+// time), and a larger one in one pipeline of script calls of at most 128
+// reminders (one round trip per Redis node), between which Redis serves
+// other clients. Each reminder is stored atomically, the batch is not: on
+// an error wrapping ErrUnavailable some may be stored; retrying is safe.
+// When an ID appears twice, the later reminder wins.
 func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error {
 	for i, r := range rs {
 		if err := validate(r, s.opts.maxPayload); err != nil {
@@ -159,13 +165,18 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		sh := shardOf(r.ID, len(s.keys))
 		byShard[sh] = append(byShard[sh], r)
 	}
+	if fitsTx(rs) {
+		return s.scheduleTx(ctx, byShard, len(rs))
+	}
 	var calls []*scriptCall
-	var shards []int // shards[i] is calls[i]'s
+	var shards []int        // shards[i] is calls[i]'s
+	var chunks [][]Reminder // chunks[i] is what calls[i] stores
 	for sh, list := range byShard {
 		for len(list) > 0 {
 			n := chunkLen(list)
 			calls = append(calls, &scriptCall{script: scriptSchedule, keys: s.keys[sh].all(), args: scheduleArgs(sh, list[:n], s.clocks, s.wake)})
 			shards = append(shards, sh)
+			chunks = append(chunks, list[:n])
 			list = list[n:]
 		}
 	}
@@ -173,6 +184,9 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 	for i, c := range calls {
 		if c.cmd.Err() == nil {
 			s.clocks.record(shards[i], c.cmd.Val())
+			// Stored, whatever became of the other calls: the observer
+			// hears of every reminder stored.
+			s.scheduled(ctx, shards[i], chunks[i])
 		} else {
 			s.clocks.forget(shards[i])
 		}
@@ -181,9 +195,6 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "reminders: schedule failed",
 			slog.Int("reminders", len(rs)), slog.Any("error", err))
 		return err
-	}
-	for sh, list := range byShard {
-		s.scheduled(ctx, sh, list)
 	}
 	return nil
 }

@@ -76,7 +76,13 @@ func (c shardClocks) record(shard int, reply any) {
 		return
 	}
 	s, _ := r[1].(string)
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		c[shard].Store(&redisTime{ms: ms, at: time.Now()})
+	c.store(shard, s)
+}
+
+// store takes in the server's TIME in Unix ms, as a script formats it
+// (schedule.lua, schedule_tail.lua); anything else is ignored.
+func (c shardClocks) store(shard int, ms string) {
+	if v, err := strconv.ParseInt(ms, 10, 64); err == nil {
+		c[shard].Store(&redisTime{ms: v, at: time.Now()})
 	}
 }

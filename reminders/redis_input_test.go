@@ -84,63 +84,98 @@ func TestRedisBadInput(t *testing.T) {
 	require.NoError(t, s.ScheduleMany(ctx, nil), "an empty batch is no error")
 }
 
-// pipelineCounter is a go-redis hook counting round trips.
+// handshake reports a command go-redis sends on a new connection before
+// any of the caller's (HELLO, CLIENT SETINFO, AUTH, SELECT): round trips
+// of the connection, not of the call.
+func handshake(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "client", "auth", "select":
+		return true
+	}
+	return false
+}
+
+// pipelineCounter is a go-redis hook counting round trips, handshakes of
+// new connections left out.
 type pipelineCounter struct {
 	mu        sync.Mutex
 	single    int
 	pipelines int
 	commands  int
+	multi     bool // a pipeline ran MULTI/EXEC
 }
 
 func (c *pipelineCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (c *pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		c.mu.Lock()
-		c.single++
+		if !handshake(cmd) {
+			c.single++
+		}
 		c.mu.Unlock()
 		return next(ctx, cmd)
 	}
 }
 func (c *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if handshake(cmds[0]) {
+			return next(ctx, cmds)
+		}
 		c.mu.Lock()
 		c.pipelines++
 		c.commands += len(cmds)
+		for _, cmd := range cmds {
+			c.multi = c.multi || cmd.Name() == "multi"
+		}
 		c.mu.Unlock()
 		return next(ctx, cmds)
 	}
 }
 
-// TestRedisScheduleManyOneRoundTrip: a thousand reminders over several
-// shards go in one pipeline of bounded script calls (once the scripts are
-// cached on the server), and each lands on its shard.
-func TestRedisScheduleManyOneRoundTrip(t *testing.T) {
-	t.Parallel()
-	r := redistest.New(t)
-	shards := max(testShards(), 3)
-	c := r.NewClient(t)
-	s := newOn(t, c, r.Prefix, reminders.WithShards(shards))
-	ctx := bg(t)
-	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "warm", Kind: "k", DueAt: time.Now()}), "loads the script")
+// TestRedisScheduleManyRoundTrips: a batch over several shards goes in
+// one round trip per shard at most (once the scripts are cached on the
+// server), and each reminder lands on its shard: a thousand in a
+// MULTI/EXEC transaction per shard, three thousand in one pipeline of
+// bounded script calls.
+func TestRedisScheduleManyRoundTrips(t *testing.T) {
+	for _, tc := range []struct {
+		n         int
+		pipelines int
+		minCmds   int // commands in all
+		transact  bool
+	}{
+		{1000, 3, 3 * (2 + 5), true},   // per shard: MULTI, 5 writes, EXEC
+		{3000, 1, 3000/128 + 1, false}, // a script call per 128 reminders or fewer
+	} {
+		t.Run(fmt.Sprint(tc.n), func(t *testing.T) {
+			t.Parallel()
+			r := redistest.New(t)
+			c := r.NewClient(t)
+			s := newOn(t, c, r.Prefix, reminders.WithShards(3))
+			ctx := bg(t)
+			require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "warm", Kind: "k", DueAt: time.Now()}), "loads the script")
 
-	counter := &pipelineCounter{}
-	c.AddHook(counter)
-	rs := make([]reminders.Reminder, 1000)
-	for i := range rs {
-		rs[i] = reminders.Reminder{ID: fmt.Sprint("m", i), Kind: "k", DueAt: time.Now().Add(time.Hour)}
-	}
-	require.NoError(t, s.ScheduleMany(ctx, rs))
-	counter.mu.Lock()
-	assert.Equal(t, 1, counter.pipelines, "one pipeline")
-	assert.Equal(t, 0, counter.single, "and nothing else")
-	assert.GreaterOrEqual(t, counter.commands, 1000/256+1, "in bounded script calls")
-	counter.mu.Unlock()
+			counter := &pipelineCounter{}
+			c.AddHook(counter)
+			rs := make([]reminders.Reminder, tc.n)
+			for i := range rs {
+				rs[i] = reminders.Reminder{ID: fmt.Sprint("m", i), Kind: "k", DueAt: time.Now().Add(time.Hour)}
+			}
+			require.NoError(t, s.ScheduleMany(ctx, rs))
+			counter.mu.Lock()
+			assert.Equal(t, tc.pipelines, counter.pipelines, "pipelines")
+			assert.Equal(t, 0, counter.single, "and nothing else")
+			assert.GreaterOrEqual(t, counter.commands, tc.minCmds)
+			assert.Equal(t, tc.transact, counter.multi, "MULTI/EXEC")
+			counter.mu.Unlock()
 
-	st, err := s.Stats(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, int64(1001), st.Pending)
-	for _, sh := range st.Shards {
-		assert.Positive(t, sh.Pending, "shard %d holds some", sh.Shard)
+			st, err := s.Stats(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, int64(tc.n+1), st.Pending)
+			for _, sh := range st.Shards {
+				assert.Positive(t, sh.Pending, "shard %d holds some", sh.Shard)
+			}
+		})
 	}
 }
 
