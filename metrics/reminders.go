@@ -29,9 +29,13 @@ import (
 //	kit_reminders_lateness_seconds             histogram: handler start minus due time
 //	kit_reminders_handler_duration_seconds{kind} histogram: handler run time, successes and failures
 //
-// Each failed attempt is followed by exactly one retried or dead-lettered
-// event, so failed = retried + dead-lettered, less the corrupt records that
-// are dead-lettered without an attempt (their kind may be empty).
+// A failed attempt is followed by one retried or dead-lettered event,
+// unless the attempt stopped counting while it ran (the reminder was
+// rescheduled, cancelled or released, or its lease expired: Redis
+// scheduler), when neither follows. Some reminders are dead-lettered
+// without a failed attempt: corrupt records (their kind may be empty) and
+// reminders whose lease expired on their last attempt. So failed is at
+// least retried plus dead-lettered, less those two; it is not an identity.
 // Lateness below zero (the eager scheduler runs a reminder at once, even
 // one due later) is recorded as zero: a histogram's _sum must only grow
 // for rate() to make sense of it.

@@ -219,6 +219,13 @@ func (p *Periodic) Start(ctx context.Context) error {
 		}
 	}
 	sched.Start()
+	// A tick that fell between now and gocron's start is neither caught up
+	// (catchUp looked before it) nor fired (gocron's first run is after its
+	// own start): take it up here.
+	later := p.o.clock.Now()
+	for _, j := range p.jobs {
+		p.bridge(ctx, j, now, later)
+	}
 	p.run = &periodicRun{sched: sched, cancel: cancel}
 	return nil
 }

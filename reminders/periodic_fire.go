@@ -50,6 +50,25 @@ func (p *Periodic) catchUp(ctx context.Context, j *periodicJob, now time.Time) {
 	p.logTick(ctx, slog.LevelInfo, "recurring reminder: caught up on a missed tick", j, tick, nil)
 }
 
+// bridge handles, at Start, the latest tick in (now, later]: one that fell
+// while Start ran, which neither catchUp (at now) nor gocron (started
+// after it) takes up. It stores the tick only with a won claim: gocron's
+// own firing, or another instance, may be at the same tick.
+func (p *Periodic) bridge(ctx context.Context, j *periodicJob, now, later time.Time) {
+	tick := prevTick(j.tk, later)
+	if tick.IsZero() || !tick.After(now) {
+		return
+	}
+	j.took(tick)
+	won, err := p.o.store.Claim(ctx, j.name, tick)
+	if err == nil && won {
+		err = p.scheduleTick(ctx, j, tick)
+	}
+	if err != nil {
+		p.logTick(ctx, slog.LevelError, "recurring reminder: tick during Start not stored", j, tick, err)
+	}
+}
+
 // fire runs on gocron's goroutine at each tick. It retries while the
 // store or the scheduler is unavailable, with backoff, until the next tick
 // supersedes this one.

@@ -46,7 +46,7 @@ func (s *RedisScheduler) PurgeDead(ctx context.Context, diedBefore time.Time) (i
 	for sh := range s.keys {
 		for {
 			n, err := scriptDelete.Run(ctx, s.client, s.keys[sh].all(),
-				"before", diedBefore.UnixMilli(), purgeBatch).Int()
+				"before", cutMillis(diedBefore), purgeBatch).Int()
 			if err != nil {
 				return total, unavailable(err)
 			}
@@ -61,4 +61,15 @@ func (s *RedisScheduler) PurgeDead(ctx context.Context, diedBefore time.Time) (i
 			slog.Int("reminders", total), slog.Time("died_before", diedBefore))
 	}
 	return total, nil
+}
+
+// cutMillis is diedBefore in Unix ms, rounded up: the script deletes what
+// died before it (exclusive), and a DiedAt in diedBefore's millisecond but
+// before it died before it.
+func cutMillis(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.Sub(time.UnixMilli(ms)) > 0 {
+		ms++
+	}
+	return ms
 }

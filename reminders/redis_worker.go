@@ -96,6 +96,9 @@ func (s *RedisScheduler) Run(ctx context.Context, h Handler) error {
 		inflight: make(map[*claim]struct{}),
 		freed:    make(chan struct{}, 1),
 		settleQ:  make(chan *settleReq),
+
+		shardFails:   make([]int, len(s.keys)),
+		shardRetryAt: make([]time.Time, len(s.keys)),
 	}
 	w.base, w.stopHandlers = context.WithCancel(context.WithoutCancel(ctx))
 	defer w.stopHandlers()
@@ -129,6 +132,12 @@ type worker struct {
 	log    *slog.Logger
 	clock  *redisClock
 	skewed bool // the host clock was off at the last measurement (loop goroutine only)
+
+	// Per shard, loop goroutine only: consecutive claim failures, and
+	// when to try the shard again. A failing shard backs off alone, so
+	// that the others are still looked at every pollCap.
+	shardFails   []int
+	shardRetryAt []time.Time
 
 	base         context.Context // handlers' parent: ctx's values, our cancellation
 	stopHandlers context.CancelFunc
@@ -210,21 +219,64 @@ func (w *worker) turn(ctx context.Context, box *wakeBox, next []int64, looked []
 	box.mergeInto(next)
 	n := len(next)
 	for i := 0; i < n; i++ {
+		// Run's doc: once ctx has ended, no more claims.
+		if ctx.Err() != nil {
+			return nil
+		}
 		free := w.free()
 		if free == 0 {
 			return nil
 		}
 		sh := (turn + i) % n
+		if time.Now().Before(w.shardRetryAt[sh]) {
+			continue // failing: backing off, alone
+		}
 		if next[sh] > w.clock.nowMillis(sh) && time.Since(looked[sh]) < pollCap {
 			continue
 		}
 		nextAt, err := w.claim(ctx, sh, min(free, claimBatch))
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return nil
+			}
+			// One shard failing (a master down, a key of the wrong type)
+			// must not hold up the others: it is retried after its own
+			// backoff, and the turn goes on. Redis time is measured again
+			// only when all fail (loop): a measurement that waits on the
+			// failing master would hold up the others all the same, and
+			// claims never look past a server's own TIME meanwhile.
+			w.shardFails[sh]++
+			d := retryDelay(w.shardFails[sh])
+			w.shardRetryAt[sh], looked[sh] = time.Now().Add(d), time.Now()
+			if w.allShardsFailing() {
+				// Redis itself is down: the loop backs off as a whole, and
+				// every shard is tried again after it.
+				clear(w.shardRetryAt)
+				return err
+			}
+			w.log.LogAttrs(ctx, slog.LevelWarn, "reminders: Redis unreachable; worker retrying",
+				slog.Int("shard", sh), slog.Int("failures", w.shardFails[sh]), slog.Duration("retry_in", d),
+				slog.Any("error", err))
+			continue
+		}
+		if w.shardFails[sh] > 0 {
+			w.log.LogAttrs(ctx, slog.LevelInfo, "reminders: Redis reachable again",
+				slog.Int("shard", sh), slog.Int("failures", w.shardFails[sh]))
+			w.shardFails[sh] = 0
 		}
 		next[sh], looked[sh] = nextAt, time.Now()
 	}
 	return nil
+}
+
+// allShardsFailing reports whether the last claim of every shard failed.
+func (w *worker) allShardsFailing() bool {
+	for _, f := range w.shardFails {
+		if f == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // sleep waits until the earliest shard has something to do, a wake-up, a
@@ -236,6 +288,12 @@ func (w *worker) sleep(ctx context.Context, box *wakeBox, next []int64, looked [
 		freed = w.freed // due work waits for a slot, not for a time
 	} else {
 		for sh := range next {
+			if retry := time.Until(w.shardRetryAt[sh]); retry > 0 {
+				// Failing, backing off alone (turn): nothing to do there
+				// before then, whatever its due times or wake-ups say.
+				wait = min(wait, retry)
+				continue
+			}
 			wait = min(wait, pollCap-time.Since(looked[sh]))
 			if next[sh] != never {
 				wait = min(wait, w.clock.until(sh, next[sh]))
@@ -323,6 +381,11 @@ func (w *worker) claim(ctx context.Context, sh, max int) (int64, error) {
 // buried reports a reminder dead-lettered without a handler's error: a
 // corrupt record, or a lease that expired on its last attempt.
 func (w *worker) buried(ctx context.Context, sh int, id, kind string, attempt int, reason error) {
+	if reason == errCorrupt {
+		// What a partial parse of a corrupt record gave is not its Kind
+		// nor its attempt (Event's doc: empty Kind, Attempt 0).
+		kind, attempt = "", 0
+	}
 	w.log.LogAttrs(ctx, slog.LevelWarn, "reminders: reminder moved to the dead set",
 		slog.String("task_name", kind), slog.String("reminder_id", id), slog.Int("attempt", attempt),
 		slog.Int("shard", sh), slog.String("reason", reason.Error()))
