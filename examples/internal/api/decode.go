@@ -46,7 +46,9 @@ func decode(body io.Reader, v any) error {
 		}
 		return fmt.Errorf("%w: body is not a valid JSON object: %v", app.ErrInvalid, err)
 	}
-	if dec.More() {
+	// Only white space may follow. dec.More() is not enough: it reports
+	// false before a stray '}' or ']'.
+	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: body has data after the JSON object", app.ErrInvalid)
 	}
 	return nil
