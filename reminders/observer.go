@@ -52,7 +52,9 @@ type Event struct {
 
 // Observer receives events, for metrics (the Prometheus collector in
 // kit/metrics is one) or tracing. ObserveReminder is called synchronously
-// on the worker's goroutine: it must be fast and safe for concurrent use.
+// on the goroutine that made the change (a worker's, Schedule's caller's,
+// or one of those ScheduleMany runs its shards on): it must be fast and
+// safe for concurrent use.
 type Observer interface {
 	// ObserveReminder receives one event; it returns nothing, so an
 	// observer cannot fail the operation it observes.

@@ -134,8 +134,11 @@ type worker struct {
 	skewed bool // the host clock was off at the last measurement (loop goroutine only)
 
 	// Per shard, loop goroutine only: consecutive claim failures, and
-	// when to try the shard again. A failing shard backs off alone, so
-	// that the others are still looked at every pollCap.
+	// when to try the shard again. A shard whose calls fail (a refused
+	// connection, a key of the wrong type) backs off alone, so that the
+	// others are still looked at every pollCap. One whose master hangs
+	// still holds the loop for up to redisOpTimeout at each try (claims
+	// run on the loop goroutine, one shard after another).
 	shardFails   []int
 	shardRetryAt []time.Time
 
@@ -239,12 +242,11 @@ func (w *worker) turn(ctx context.Context, box *wakeBox, next []int64, looked []
 			if ctx.Err() != nil {
 				return nil
 			}
-			// One shard failing (a master down, a key of the wrong type)
-			// must not hold up the others: it is retried after its own
-			// backoff, and the turn goes on. Redis time is measured again
-			// only when all fail (loop): a measurement that waits on the
-			// failing master would hold up the others all the same, and
-			// claims never look past a server's own TIME meanwhile.
+			// One shard failing (a master that refuses, a key of the
+			// wrong type) must not hold up the others: it is retried
+			// after its own backoff, and the turn goes on. Redis time is
+			// measured again only when all fail (loop): claims never look
+			// past a server's own TIME meanwhile.
 			w.shardFails[sh]++
 			d := retryDelay(w.shardFails[sh])
 			w.shardRetryAt[sh], looked[sh] = time.Now().Add(d), time.Now()
