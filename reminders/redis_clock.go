@@ -52,6 +52,7 @@ type redisClock struct {
 	bases      []clockBase // per shard
 	measuredAt time.Time   // time.Now of the last measurement (monotonic)
 	forced     bool        // measure at the next turn, whatever its age
+	asked      int         // remeasure calls so far (see measure)
 }
 
 // clockBase is a lower bound of one server's clock at a local instant.
@@ -85,6 +86,7 @@ func (c *redisClock) stale() bool {
 func (c *redisClock) remeasure() {
 	c.mu.Lock()
 	c.forced = true
+	c.asked++
 	c.mu.Unlock()
 }
 
@@ -100,6 +102,9 @@ func (c *redisClock) ready() bool {
 // are kept, and the next turn tries again. It returns the skew: Redis TIME
 // minus the wall clock, the largest over the masters.
 func (c *redisClock) measure(ctx context.Context, client redis.UniversalClient, keys []shardKeys) (time.Duration, error) {
+	c.mu.RLock()
+	asked := c.asked
+	c.mu.RUnlock()
 	next := make([]clockBase, len(keys))
 	var skew time.Duration
 	cluster, isCluster := client.(*redis.ClusterClient)
@@ -135,7 +140,9 @@ func (c *redisClock) measure(ctx context.Context, client redis.UniversalClient, 
 		}
 	}
 	c.mu.Lock()
-	c.bases, c.measuredAt, c.forced = next, time.Now(), false
+	c.bases, c.measuredAt = next, time.Now()
+	// A remeasure asked for while this one ran is not answered by it.
+	c.forced = c.forced && c.asked != asked
 	c.mu.Unlock()
 	return skew, nil
 }

@@ -97,8 +97,9 @@ func (s *RedisScheduler) Run(ctx context.Context, h Handler) error {
 		freed:    make(chan struct{}, 1),
 		settleQ:  make(chan *settleReq),
 
-		shardFails:   make([]int, len(s.keys)),
-		shardRetryAt: make([]time.Time, len(s.keys)),
+		shards:   make([]shardState, len(s.keys)),
+		claims:   make(chan claimResult, len(s.keys)),
+		measured: make(chan measureResult, 1),
 	}
 	w.base, w.stopHandlers = context.WithCancel(context.WithoutCancel(ctx))
 	defer w.stopHandlers()
@@ -117,6 +118,7 @@ func (s *RedisScheduler) Run(ctx context.Context, h Handler) error {
 	w.log.LogAttrs(ctx, slog.LevelInfo, "reminders: worker started",
 		slog.Int("concurrency", w.o.concurrency), slog.Int("shards", len(s.keys)), slog.Duration("lease", w.o.lease))
 	w.loop(ctx, box, ready)
+	w.calls.Wait() // claims under way start their handlers first
 	w.shutdown()
 	stopHelpers()
 	wg.Wait()
@@ -133,20 +135,22 @@ type worker struct {
 	clock  *redisClock
 	skewed bool // the host clock was off at the last measurement (loop goroutine only)
 
-	// Per shard, loop goroutine only: consecutive claim failures, and
-	// when to try the shard again. A shard whose calls fail (a refused
-	// connection, a key of the wrong type) backs off alone, so that the
-	// others are still looked at every pollCap. One whose master hangs
-	// still holds the loop for up to redisOpTimeout at each try (claims
-	// run on the loop goroutine, one shard after another).
-	shardFails   []int
-	shardRetryAt []time.Time
+	// The loop's own (loop goroutine only): each shard's state, and
+	// whether a measurement of Redis time runs. Claims and measurements
+	// run on goroutines of their own (calls), which hand their results
+	// back on claims and measured (redis_shards.go).
+	shards    []shardState
+	measuring bool
+	claims    chan claimResult   // capacity: one claim per shard at a time
+	measured  chan measureResult // capacity 1: one measurement at a time
+	calls     sync.WaitGroup
 
 	base         context.Context // handlers' parent: ctx's values, our cancellation
 	stopHandlers context.CancelFunc
 
 	mu       sync.Mutex
 	inflight map[*claim]struct{} // claims whose handler goroutine runs
+	reserved int                 // handler slots held for claims under way
 	handlers sync.WaitGroup
 	freed    chan struct{}   // capacity 1: a handler slot was freed
 	settleQ  chan *settleReq // outcomes, batched by settleLoop
@@ -155,7 +159,7 @@ type worker struct {
 func (w *worker) free() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.o.concurrency - len(w.inflight)
+	return w.o.concurrency - len(w.inflight) - w.reserved
 }
 
 // loop claims and sleeps until ctx ends. next[sh] is the Redis time (ms)
@@ -199,23 +203,23 @@ func (w *worker) loop(ctx context.Context, box *wakeBox, ready <-chan struct{}) 
 	}
 }
 
-// turn measures Redis time when due, then claims from each shard that has
-// something to do, starting at a rotating shard for fairness, while
-// handler slots are free.
+// turn takes in finished claims and measurements, measures Redis time
+// when due, then starts a claim on each shard that has something to do,
+// starting at a rotating shard for fairness, while handler slots are free.
+// It returns an error only when the first measurement fails: nothing can
+// be claimed before one.
 func (w *worker) turn(ctx context.Context, box *wakeBox, next []int64, looked []time.Time, turn int) error {
-	if w.clock.stale() {
-		mctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
-		skew, err := w.clock.measure(mctx, w.s.client, w.s.keys)
-		cancel()
-		switch {
-		case err != nil && !w.clock.ready():
-			return err
-		case err != nil:
-			// Keep the previous measurement: claims stay safe (the claim
-			// script never looks past Redis TIME), and some shards may
-			// still answer.
-			w.log.LogAttrs(ctx, slog.LevelDebug, "reminders: Redis time not measured again", slog.Any("error", err))
-		default:
+	w.collect(ctx, next, looked)
+	if w.clock.stale() && !w.measuring {
+		if w.clock.ready() {
+			w.measureAsync(ctx)
+		} else {
+			mctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+			skew, err := w.clock.measure(mctx, w.s.client, w.s.keys)
+			cancel()
+			if err != nil {
+				return err
+			}
 			w.reportSkew(ctx, skew)
 		}
 	}
@@ -227,58 +231,20 @@ func (w *worker) turn(ctx context.Context, box *wakeBox, next []int64, looked []
 			return nil
 		}
 		free := w.free()
-		if free == 0 {
+		if free <= 0 { // below 0 while a finished claim's slots are still held
 			return nil
 		}
 		sh := (turn + i) % n
-		if time.Now().Before(w.shardRetryAt[sh]) {
-			continue // failing: backing off, alone
+		st := &w.shards[sh]
+		if st.claiming || time.Now().Before(st.retryAt) {
+			continue // under way, or failing and backing off alone
 		}
 		if next[sh] > w.clock.nowMillis(sh) && time.Since(looked[sh]) < pollCap {
 			continue
 		}
-		nextAt, err := w.claim(ctx, sh, min(free, claimBatch))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			// One shard failing (a master that refuses, a key of the
-			// wrong type) must not hold up the others: it is retried
-			// after its own backoff, and the turn goes on. Redis time is
-			// measured again only when all fail (loop): claims never look
-			// past a server's own TIME meanwhile.
-			w.shardFails[sh]++
-			d := retryDelay(w.shardFails[sh])
-			w.shardRetryAt[sh], looked[sh] = time.Now().Add(d), time.Now()
-			if w.allShardsFailing() {
-				// Redis itself is down: the loop backs off as a whole, and
-				// every shard is tried again after it.
-				clear(w.shardRetryAt)
-				return err
-			}
-			w.log.LogAttrs(ctx, slog.LevelWarn, "reminders: Redis unreachable; worker retrying",
-				slog.Int("shard", sh), slog.Int("failures", w.shardFails[sh]), slog.Duration("retry_in", d),
-				slog.Any("error", err))
-			continue
-		}
-		if w.shardFails[sh] > 0 {
-			w.log.LogAttrs(ctx, slog.LevelInfo, "reminders: Redis reachable again",
-				slog.Int("shard", sh), slog.Int("failures", w.shardFails[sh]))
-			w.shardFails[sh] = 0
-		}
-		next[sh], looked[sh] = nextAt, time.Now()
+		w.claimAsync(ctx, sh, w.claimSize(sh, free))
 	}
 	return nil
-}
-
-// allShardsFailing reports whether the last claim of every shard failed.
-func (w *worker) allShardsFailing() bool {
-	for _, f := range w.shardFails {
-		if f == 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // sleep waits until the earliest shard has something to do, a wake-up, a
@@ -286,13 +252,17 @@ func (w *worker) allShardsFailing() bool {
 func (w *worker) sleep(ctx context.Context, box *wakeBox, next []int64, looked []time.Time, timer *time.Timer) {
 	var freed <-chan struct{}
 	wait := pollCap
-	if w.free() == 0 {
+	if w.free() <= 0 {
 		freed = w.freed // due work waits for a slot, not for a time
 	} else {
 		for sh := range next {
-			if retry := time.Until(w.shardRetryAt[sh]); retry > 0 {
-				// Failing, backing off alone (turn): nothing to do there
-				// before then, whatever its due times or wake-ups say.
+			st := w.shards[sh]
+			if st.claiming {
+				continue // its result wakes the loop
+			}
+			if retry := time.Until(st.retryAt); retry > 0 {
+				// Failing, backing off alone: nothing to do there before
+				// then, whatever its due times or wake-ups say.
 				wait = min(wait, retry)
 				continue
 			}
@@ -312,6 +282,10 @@ func (w *worker) sleep(ctx context.Context, box *wakeBox, next []int64, looked [
 		return
 	case <-box.ch:
 	case <-freed:
+	case r := <-w.claims:
+		w.applyClaim(ctx, r, next, looked)
+	case m := <-w.measured:
+		w.applyMeasure(ctx, m)
 	}
 	timer.Stop() // Go 1.23 timers: no stale tick can follow a Stop or Reset
 }
