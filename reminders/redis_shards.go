@@ -48,13 +48,18 @@ func (w *worker) claimAsync(ctx context.Context, sh, max int) {
 
 // claimSize is how many reminders a claim of shard sh asks for, with free
 // handler slots: claimBatch at most, and the slots it holds while it runs
-// are shared out, so that a claim left hanging by its master holds up no
-// other shard: a shard's claim holds at most its share of the concurrency
-// (all of it with one shard), and a failing shard's just one, enough to
-// find out it answers again.
+// are shared out, so that a claim left hanging by its master holds up the
+// other shards as little as can be: a shard's claim holds at most its
+// share of the concurrency (all of it with one shard), and a failing
+// shard's none (see below). Only the first claim to hang holds its share,
+// until it times out.
 func (w *worker) claimSize(sh, free int) int {
 	if w.shards[sh].fails > 0 {
-		return 1
+		// A probe: a claim of no reminder still runs the script (and so
+		// tells whether the shard answers again) but holds no slot, so
+		// that a shard whose master hangs starves no other one, however
+		// few the slots.
+		return 0
 	}
 	share := max(1, w.o.concurrency/len(w.shards))
 	return min(free, claimBatch, share)
@@ -124,10 +129,13 @@ func (w *worker) measureAsync(ctx context.Context) {
 func (w *worker) applyMeasure(ctx context.Context, m measureResult) {
 	w.measuring = false
 	if m.err != nil {
+		w.measureFails++
+		w.measureRetryAt = time.Now().Add(retryDelay(w.measureFails))
 		// Keep the previous measurement; the next turn tries again.
 		w.log.LogAttrs(ctx, slog.LevelDebug, "reminders: Redis time not measured again", slog.Any("error", m.err))
 		return
 	}
+	w.measureFails, w.measureRetryAt = 0, time.Time{}
 	w.reportSkew(ctx, m.skew)
 }
 

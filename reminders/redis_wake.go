@@ -34,11 +34,17 @@ func (b *wakeBox) add(shard int, due int64) {
 	}
 }
 
-// mergeInto lowers next[shard] to each announced due time, and forgets them.
-func (b *wakeBox) mergeInto(next []int64) {
+// mergeInto lowers next[shard] to each announced due time, and forgets them,
+// except for shards keep(sh) holds back: their announcements stay for a
+// later merge (a shard whose claim is under way: its result overwrites
+// next[shard] with what the claim saw, which may predate the announcement).
+func (b *wakeBox) mergeInto(next []int64, keep func(sh int) bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for sh, due := range b.pending {
+		if keep != nil && keep(sh) {
+			continue
+		}
 		if due < next[sh] {
 			next[sh] = due
 		}

@@ -141,9 +141,13 @@ type worker struct {
 	// back on claims and measured (redis_shards.go).
 	shards    []shardState
 	measuring bool
-	claims    chan claimResult   // capacity: one claim per shard at a time
-	measured  chan measureResult // capacity 1: one measurement at a time
-	calls     sync.WaitGroup
+	// A failed measurement is tried again after a backoff, not at the
+	// next turn: a stale or forced clock stays stale while Redis is down.
+	measureFails   int
+	measureRetryAt time.Time
+	claims         chan claimResult   // capacity: one claim per shard at a time
+	measured       chan measureResult // capacity 1: one measurement at a time
+	calls          sync.WaitGroup
 
 	base         context.Context // handlers' parent: ctx's values, our cancellation
 	stopHandlers context.CancelFunc
@@ -210,7 +214,7 @@ func (w *worker) loop(ctx context.Context, box *wakeBox, ready <-chan struct{}) 
 // be claimed before one.
 func (w *worker) turn(ctx context.Context, box *wakeBox, next []int64, looked []time.Time, turn int) error {
 	w.collect(ctx, next, looked)
-	if w.clock.stale() && !w.measuring {
+	if w.clock.stale() && !w.measuring && !time.Now().Before(w.measureRetryAt) {
 		if w.clock.ready() {
 			w.measureAsync(ctx)
 		} else {
@@ -223,7 +227,7 @@ func (w *worker) turn(ctx context.Context, box *wakeBox, next []int64, looked []
 			w.reportSkew(ctx, skew)
 		}
 	}
-	box.mergeInto(next)
+	box.mergeInto(next, func(sh int) bool { return w.shards[sh].claiming })
 	n := len(next)
 	for i := 0; i < n; i++ {
 		// Run's doc: once ctx has ended, no more claims.
@@ -231,11 +235,11 @@ func (w *worker) turn(ctx context.Context, box *wakeBox, next []int64, looked []
 			return nil
 		}
 		free := w.free()
-		if free <= 0 { // below 0 while a finished claim's slots are still held
-			return nil
-		}
 		sh := (turn + i) % n
 		st := &w.shards[sh]
+		if free <= 0 && st.fails == 0 { // below 0 while a finished claim's slots are still held
+			continue // a failing shard's probe holds no slot (claimSize)
+		}
 		if st.claiming || time.Now().Before(st.retryAt) {
 			continue // under way, or failing and backing off alone
 		}
