@@ -41,7 +41,10 @@ func decode(body io.Reader, v any) error {
 			return err
 		}
 		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
+		if errors.As(err, &typeErr) {
+			if typeErr.Field == "" { // the body itself: an array, a string, ...
+				return fmt.Errorf("%w: body must be a JSON object, not a JSON %s", app.ErrInvalid, typeErr.Value)
+			}
 			return fmt.Errorf("%w: %s must be a JSON %s", app.ErrInvalid, typeErr.Field, jsonType(typeErr.Type.Kind().String()))
 		}
 		return fmt.Errorf("%w: body is not a valid JSON object: %v", app.ErrInvalid, err)

@@ -74,7 +74,7 @@ func (s *Payments) Create(ctx context.Context, userID, amount, currency string, 
 		currency = DefaultCurrency
 	}
 	if !currencyRE.MatchString(currency) {
-		return Payment{}, fmt.Errorf("%w: currency %q is not an ISO 4217 code like \"TRY\"", ErrInvalid, currency)
+		return Payment{}, fmt.Errorf("%w: currency %q is not three capital letters, the shape of an ISO 4217 code like \"TRY\"", ErrInvalid, currency)
 	}
 	if !dueAt.After(s.now()) {
 		return Payment{}, fmt.Errorf("%w: due_at %s is not in the future", ErrInvalid, dueAt.Format(time.RFC3339))

@@ -32,3 +32,21 @@ func TestDecodeRefusesTrailingCloser(t *testing.T) {
 		t.Errorf("decode with trailing space: %v", err)
 	}
 }
+
+// TestDecodeNamesANonObjectBody: a body that is JSON but not an object
+// gets an error that says so, not Go's type names.
+func TestDecodeNamesANonObjectBody(t *testing.T) {
+	for body, want := range map[string]string{
+		`[1]`:   "body must be a JSON object, not a JSON array",
+		`"str"`: "body must be a JSON object, not a JSON string",
+		`5`:     "body must be a JSON object, not a JSON number",
+	} {
+		var v struct {
+			Title string `json:"title"`
+		}
+		err := decode(strings.NewReader(body), &v)
+		if !errors.Is(err, app.ErrInvalid) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "struct") {
+			t.Errorf("decode(%q) = %v, want an ErrInvalid saying %q", body, err, want)
+		}
+	}
+}
