@@ -84,17 +84,6 @@ func TestRedisBadInput(t *testing.T) {
 	require.NoError(t, s.ScheduleMany(ctx, nil), "an empty batch is no error")
 }
 
-// handshake reports a command go-redis sends on a new connection before
-// any of the caller's (HELLO, CLIENT SETINFO, AUTH, SELECT): round trips
-// of the connection, not of the call.
-func handshake(cmd redis.Cmder) bool {
-	switch cmd.Name() {
-	case "hello", "client", "auth", "select":
-		return true
-	}
-	return false
-}
-
 // pipelineCounter is a go-redis hook counting round trips, handshakes of
 // new connections left out.
 type pipelineCounter struct {
@@ -109,7 +98,7 @@ func (c *pipelineCounter) DialHook(next redis.DialHook) redis.DialHook { return 
 func (c *pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		c.mu.Lock()
-		if !handshake(cmd) {
+		if !redistest.Handshake(cmd) {
 			c.single++
 		}
 		c.mu.Unlock()
@@ -118,7 +107,7 @@ func (c *pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook 
 }
 func (c *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if handshake(cmds[0]) {
+		if redistest.Handshake(cmds[0]) {
 			return next(ctx, cmds)
 		}
 		c.mu.Lock()

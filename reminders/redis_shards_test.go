@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sytefy/kit/internal/redistest"
 	"github.com/sytefy/kit/reminders"
 )
 
@@ -41,28 +42,19 @@ func TestBrokenShardDelaysHealthyShards(t *testing.T) {
 	}
 }
 
-// hangShard is a go-redis hook that, once on, makes every call that names
-// one shard's keys hang until its context ends: a cluster master that
-// accepts connections but no longer answers (a partition, a failover that
-// drops packets).
-type hangShard struct {
-	tag string
-	on  atomic.Bool
-}
-
-func (h *hangShard) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *hangShard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.on.Load() && strings.Contains(fmt.Sprint(cmd.Args()), h.tag) {
+// hangShard is a go-redis hook that, once on is set, makes every call that
+// names one shard's keys (their hash tag, tag) hang until its context
+// ends: a cluster master that accepts connections but no longer answers
+// (a partition, a failover that drops packets).
+func hangShard(tag string, on *atomic.Bool) redistest.CommandHook {
+	return func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if on.Load() && strings.Contains(fmt.Sprint(cmd.Args()), tag) {
 			<-ctx.Done()
 			cmd.SetErr(ctx.Err())
 			return ctx.Err()
 		}
 		return next(ctx, cmd)
 	}
-}
-func (h *hangShard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
 
 // TestHungShardDelaysNoOtherShard: a shard whose master hangs holds up
@@ -74,15 +66,15 @@ func TestHungShardDelaysNoOtherShard(t *testing.T) {
 	const shards = 2
 	r, _ := newRedis(t, reminders.WithShards(shards))
 	c := r.NewClient(t)
-	hook := &hangShard{tag: "{" + r.Prefix + ":1}"}
-	c.AddHook(hook)
+	var hung atomic.Bool
+	c.AddHook(hangShard("{"+r.Prefix+":1}", &hung))
 	s := newOn(t, c, r.Prefix, reminders.WithShards(shards))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var got deliveries
 	runWorker(t, s, record(&got))
 	time.Sleep(500 * time.Millisecond)
-	hook.on.Store(true)
+	hung.Store(true)
 	time.Sleep(1500 * time.Millisecond) // shard 1 is looked at, and hangs
 
 	worst := time.Duration(0)

@@ -16,29 +16,20 @@ import (
 	"github.com/sytefy/kit/reminders"
 )
 
-// slowReply delays, once armed, the reply of the next script call (the
-// script has already run in Redis), and says when that script ran.
-type slowReply struct {
-	armed atomic.Bool
-	ran   chan struct{}
-	delay time.Duration
-}
-
-func (h *slowReply) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *slowReply) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
+// slowReply is a go-redis hook that, once armed, holds the reply of the
+// next script call for delay (the script has already run in Redis), and
+// closes ran when that script has run.
+func slowReply(armed *atomic.Bool, ran chan struct{}, delay time.Duration) redistest.CommandHook {
+	return func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
 		name := strings.ToLower(cmd.Name())
-		if (name == "evalsha" || name == "eval") && h.armed.CompareAndSwap(true, false) {
+		if (name == "evalsha" || name == "eval") && armed.CompareAndSwap(true, false) {
 			err := next(ctx, cmd)
-			close(h.ran)
-			time.Sleep(h.delay)
+			close(ran)
+			time.Sleep(delay)
 			return err
 		}
 		return next(ctx, cmd)
 	}
-}
-func (h *slowReply) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
 
 // TestWakeDuringClaimIsKept: a wake-up for a shard that arrives while
@@ -50,15 +41,16 @@ func TestWakeDuringClaimIsKept(t *testing.T) {
 	t.Parallel()
 	r, s := newRedis(t, reminders.WithShards(1))
 	c := r.NewClient(t)
-	hook := &slowReply{ran: make(chan struct{}), delay: 300 * time.Millisecond}
-	c.AddHook(hook)
+	var armed atomic.Bool
+	ran := make(chan struct{})
+	c.AddHook(slowReply(&armed, ran, 300*time.Millisecond))
 	w := newOn(t, c, r.Prefix, reminders.WithShards(1))
 	var got deliveries
 	runWorker(t, w, record(&got))
 	time.Sleep(1500 * time.Millisecond) // scripts loaded, clock measured
-	hook.armed.Store(true)
+	armed.Store(true)
 	select {
-	case <-hook.ran: // the worker's next claim ran, its reply is held
+	case <-ran: // the worker's next claim ran, its reply is held
 	case <-time.After(5 * time.Second):
 		t.Fatal("no claim")
 	}
@@ -69,20 +61,14 @@ func TestWakeDuringClaimIsKept(t *testing.T) {
 	assert.Less(t, time.Since(start), 800*time.Millisecond, "a due reminder woken during a claim waits for pollCap")
 }
 
-// timeCounter counts TIME commands.
-type timeCounter struct{ n atomic.Int64 }
-
-func (h *timeCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *timeCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
+// timeCounter is a go-redis hook that counts TIME commands in n.
+func timeCounter(n *atomic.Int64) redistest.CommandHook {
+	return func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
 		if strings.EqualFold(cmd.Name(), "time") {
-			h.n.Add(1)
+			n.Add(1)
 		}
 		return next(ctx, cmd)
 	}
-}
-func (h *timeCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
 
 // TestRedisDownNoBusyLoop: while Redis is down (every shard fails, and
@@ -94,8 +80,8 @@ func TestRedisDownNoBusyLoop(t *testing.T) {
 	srv := redistest.StartServer(t)
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true, PoolSize: 2, MaxRetries: -1})
 	t.Cleanup(func() { _ = c.Close() })
-	tc := &timeCounter{}
-	c.AddHook(tc)
+	var times atomic.Int64
+	c.AddHook(timeCounter(&times))
 	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix(redistest.NewPrefix()), reminders.WithShards(2))
 	require.NoError(t, err)
 	var got deliveries
@@ -103,9 +89,9 @@ func TestRedisDownNoBusyLoop(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // measured once
 	srv.Kill()
 	time.Sleep(3 * time.Second) // every shard fails; the pool gives up dialling (PoolSize dial errors: fails at once)
-	before := tc.n.Load()
+	before := times.Load()
 	time.Sleep(2 * time.Second)
-	n := tc.n.Load() - before
+	n := times.Load() - before
 	t.Logf("TIME calls in 2s with Redis down: %d", n)
 	assert.Less(t, n, int64(100), "TIME calls in 2s while Redis is down (a busy loop)")
 
@@ -130,15 +116,15 @@ func TestHungShardLowConcurrency(t *testing.T) {
 	const shards = 2
 	r, _ := newRedis(t, reminders.WithShards(shards))
 	c := r.NewClient(t)
-	hook := &hangShard{tag: "{" + r.Prefix + ":1}"}
-	c.AddHook(hook)
+	var hung atomic.Bool
+	c.AddHook(hangShard("{"+r.Prefix+":1}", &hung))
 	s := newOn(t, c, r.Prefix, reminders.WithShards(shards), reminders.WithConcurrency(1))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var got deliveries
 	runWorker(t, s, record(&got))
 	time.Sleep(500 * time.Millisecond)
-	hook.on.Store(true)
+	hung.Store(true)
 	time.Sleep(7 * time.Second) // the first hung claim (5s) has failed: shard 1 is failing
 
 	worst := time.Duration(0)

@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,18 +18,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sytefy/kit/internal/redistest"
 	"github.com/sytefy/kit/reminders"
 )
 
-// claimSpy is a go-redis hook that recognises the worker's claim script
-// calls (6 keys, then 6 arguments of which the 4th is the 1 MiB byte bound
-// and the 6th the expired-lease batch of 100) and calls onStart before
-// each and onClaim after each that succeeded.
-type claimSpy struct {
-	onStart func(cmd redis.Cmder)
-	onClaim func(cmd redis.Cmder)
-}
-
+// isClaim recognises the worker's claim script calls: 6 keys, then 6
+// arguments of which the 4th is the 1 MiB byte bound and the 6th the
+// expired-lease batch of 100.
 func isClaim(cmd redis.Cmder) bool {
 	a := cmd.Args()
 	if len(a) != 15 {
@@ -44,21 +37,21 @@ func isClaim(cmd redis.Cmder) bool {
 	return fmt.Sprint(a[12]) == fmt.Sprint(1<<20) && fmt.Sprint(a[14]) == "100"
 }
 
-func (s *claimSpy) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (s *claimSpy) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if s.onStart != nil && isClaim(cmd) {
-			s.onStart(cmd)
+// claimSpy is a go-redis hook that recognises the worker's claim script
+// calls (isClaim) and calls onStart before each and onClaim after each
+// that succeeded (not EVALSHA's NOSCRIPT, which Script.Run follows with
+// EVAL).
+func claimSpy(onStart, onClaim func()) redistest.CommandHook {
+	return func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if onStart != nil && isClaim(cmd) {
+			onStart()
 		}
 		err := next(ctx, cmd)
-		if err == nil && isClaim(cmd) && s.onClaim != nil { // not EVALSHA's NOSCRIPT, which Script.Run follows with EVAL
-			s.onClaim(cmd)
+		if err == nil && onClaim != nil && isClaim(cmd) {
+			onClaim()
 		}
 		return err
 	}
-}
-func (s *claimSpy) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
 
 // TestRunStopsClaimingWhenCtxEnds: cancelling Run's context stops
@@ -80,14 +73,14 @@ func TestRunStopsClaimingWhenCtxEnds(t *testing.T) {
 	var cancelled atomic.Bool
 	var afterCancel atomic.Int64
 	c := r.NewClient(t)
-	c.AddHook(&claimSpy{
-		onStart: func(redis.Cmder) {
+	c.AddHook(claimSpy(
+		func() {
 			if cancelled.Load() {
 				afterCancel.Add(1)
 			}
 		},
-		onClaim: func(redis.Cmder) { cancelled.Store(true); cancel() },
-	})
+		func() { cancelled.Store(true); cancel() },
+	))
 	w := newOn(t, c, r.Prefix, reminders.WithShards(1), reminders.WithConcurrency(64))
 	var got deliveries
 	done := make(chan error, 1)
@@ -209,23 +202,15 @@ func TestCorruptEventFields(t *testing.T) {
 
 // shardOf mirrors keys.go's shardOf (FNV-1a 64 modulo n), part of the
 // storage format.
-func shardOfID(id string, n int) int {
-	h := fnvNew()
-	_, _ = h.Write([]byte(id))
-	return int(h.Sum64() % uint64(n))
-}
-
 // idOnShard returns an ID with prefix that lives on shard sh of n.
 func idOnShard(prefix string, sh, n int) string {
 	for i := 0; ; i++ {
 		id := fmt.Sprint(prefix, i)
-		if shardOfID(id, n) == sh {
+		if reminders.ShardOf(id, n) == sh {
 			return id
 		}
 	}
 }
-
-func fnvNew() hash.Hash64 { return fnv.New64a() }
 
 // slowMarks is a TickStore whose Marks takes a while (by the fake clock):
 // a store across a network, or one retrying.
