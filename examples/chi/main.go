@@ -34,9 +34,9 @@ func newHandler(a *api.API) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 
-	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		api.Write(w, a.Health(r.Context()))
-	})
+	health := func(w http.ResponseWriter, r *http.Request) { api.Write(w, a.Health(r.Context())) }
+	r.Get("/healthz", health)
+	r.Head("/healthz", health) // a load balancer may probe with HEAD; the server drops the body
 	r.Method("GET", "/metrics", a.Metrics())
 	r.Route("/auth", func(r chi.Router) {
 		r.Post("/login", func(w http.ResponseWriter, r *http.Request) {

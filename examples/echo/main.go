@@ -36,7 +36,10 @@ func newHandler(a *api.API) http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.Use(middleware.Recover())
 
-	e.GET("/healthz", func(c echo.Context) error { return write(c, a.Health(c.Request().Context())) })
+	// A load balancer may probe with HEAD; the server drops the body.
+	e.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", func(c echo.Context) error {
+		return write(c, a.Health(c.Request().Context()))
+	})
 	e.GET("/metrics", echo.WrapHandler(a.Metrics()))
 	auth := e.Group("/auth")
 	auth.POST("/login", func(c echo.Context) error {

@@ -33,9 +33,13 @@ func main() {
 func newHandler(a *api.API) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true // 405, as the other routers answer
+	r.RedirectTrailingSlash = false // 404 for "/healthz/", as the other routers answer, not a redirect
 	r.Use(gin.Recovery())
 
-	r.GET("/healthz", func(c *gin.Context) { write(c, a.Health(c.Request.Context())) })
+	// A load balancer may probe with HEAD; the server drops the body.
+	r.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", func(c *gin.Context) {
+		write(c, a.Health(c.Request.Context()))
+	})
 	r.GET("/metrics", gin.WrapH(a.Metrics()))
 	auth := r.Group("/auth")
 	auth.POST("/login", func(c *gin.Context) {

@@ -157,8 +157,8 @@ func (a *API) Authenticate(ctx context.Context, authorization string) (app.Princ
 	return a.auth.Authenticate(ctx, token)
 }
 
-// Health is GET /healthz: 200 {"status": "ok"} when the backends answer,
-// 503 otherwise.
+// Health is GET and HEAD /healthz: 200 {"status": "ok"} when the backends
+// answer, 503 otherwise (for HEAD the server sends no body).
 func (a *API) Health(ctx context.Context) Response {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()

@@ -68,7 +68,8 @@ func (a *API) CancelAppointment(ctx context.Context, p app.Principal, id string)
 
 // CreatePayment is POST /payments {"amount", "currency"?, "due_at"}
 // (authenticated): 201 with the payment; a finance.payment_due reminder is
-// scheduled for due_at minus REMINDER_OFFSET_MINUTES.
+// scheduled for due_at minus REMINDER_OFFSET_MINUTES. amount is a decimal
+// string ("49.90"); a JSON number is a 400.
 func (a *API) CreatePayment(ctx context.Context, p app.Principal, body io.Reader) Response {
 	var req struct {
 		Amount   amount `json:"amount"`

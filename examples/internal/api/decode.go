@@ -90,22 +90,17 @@ func parseTime(field, value string) (time.Time, error) {
 	return t, nil
 }
 
-// amount is a decimal that a client may send as a JSON string ("49.90")
-// or number (49.90); either way the digits are kept as written, never
-// rounded through a float.
+// amount is a decimal sent as a JSON string ("49.90"), as the API
+// documents. A JSON number is refused: clients hold one as a float, and
+// money is never a float (49.90 arrives as 49.9).
 type amount string
 
-// UnmarshalJSON accepts a string or a number literal.
+// UnmarshalJSON accepts a JSON string only.
 func (a *amount) UnmarshalJSON(b []byte) error {
 	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*a = amount(s)
-		return nil
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf(`%w: amount must be a string such as "49.90"`, app.ErrInvalid)
 	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("%w: amount must be a decimal string or number", app.ErrInvalid)
-	}
-	*a = amount(n.String())
+	*a = amount(s)
 	return nil
 }

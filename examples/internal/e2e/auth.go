@@ -24,6 +24,7 @@ func Run(t *testing.T, newHandler NewHandler) {
 		{"Reminders", testReminders},
 		{"Payments", testPayments},
 		{"Validation", testValidation},
+		{"Routing", testRouting},
 		{"StoreDown", testStoreDown},
 		{"StoreHung", testStoreHung},
 	} {

@@ -82,7 +82,7 @@ func testPayments(t *testing.T, h NewHandler) {
 	s := Start(t, h, nil)
 	tok := s.Login("demo", "demo")
 	due := time.Now().Add(soon).Truncate(time.Millisecond)
-	r := s.Do("POST", "/payments", tok.AccessToken, `{"amount": 49.90, "due_at": "`+stamp(due)+`"}`)
+	r := s.Do("POST", "/payments", tok.AccessToken, map[string]string{"amount": "49.90", "due_at": stamp(due)})
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	var p struct {
 		ID       string `json:"id"`

@@ -86,7 +86,9 @@ func Start(t testing.TB, newHandler NewHandler, edit func(*app.Config)) *Server 
 	go func() { done <- svc.Serve(ctx, ln, newHandler(svc.API)) }()
 
 	s := &Server{URL: "http://" + ln.Addr().String(), Config: cfg, Sent: sent, t: t,
-		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}}
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32},
+			// A redirect is an answer to check, not one to follow.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	t.Cleanup(func() {
 		// Close the client's idle connections first: the server's Shutdown
 		// waits up to 5s for a connection that never sent a request.

@@ -1,0 +1,53 @@
+package e2e
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// testRouting: the four routers answer alike where their defaults differ.
+// Every case comes before authentication, so no token is sent.
+func testRouting(t *testing.T, h NewHandler) {
+	s := Start(t, h, nil)
+
+	// A load balancer may probe with HEAD: the health check answers it as
+	// GET, without the body (net/http's "GET" patterns take HEAD; the
+	// other routers need the route).
+	t.Run("HEAD /healthz", func(t *testing.T) {
+		get, head := s.Do("GET", "/healthz", "", nil), s.Do("HEAD", "/healthz", "", nil)
+		assert.Equal(t, http.StatusOK, head.Status)
+		assert.Equal(t, get.Header.Get("Content-Type"), head.Header.Get("Content-Type"))
+		assert.Empty(t, head.Body)
+	})
+
+	// A method a known path does not take is the router's own 405.
+	for _, tc := range []struct{ method, path string }{
+		{"PATCH", "/appointments/x"},
+		{"GET", "/auth/login"},
+		{"DELETE", "/payments"},
+	} {
+		t.Run("method "+tc.method+" "+tc.path, func(t *testing.T) {
+			r := s.Do(tc.method, tc.path, "", "")
+			assert.Equal(t, http.StatusMethodNotAllowed, r.Status, "%s", r.Body)
+		})
+	}
+
+	// A path with a trailing slash is another, unknown path: 404, not a
+	// redirect to the route without it (Gin's default). Not after a final
+	// path parameter: Echo's takes the rest of the path, slashes included,
+	// so PUT /appointments/x/ reaches the route there (id "x/").
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/healthz/"},
+		{"GET", "/auth/sessions/"},
+		{"POST", "/auth/login/"},
+		{"POST", "/appointments/"},
+		{"POST", "/payments/"},
+	} {
+		t.Run("trailing slash "+tc.method+" "+tc.path, func(t *testing.T) {
+			r := s.Do(tc.method, tc.path, "", "")
+			assert.Equal(t, http.StatusNotFound, r.Status, "%s", r.Body)
+		})
+	}
+}
