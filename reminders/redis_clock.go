@@ -1,6 +1,7 @@
 package reminders
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -90,61 +91,126 @@ func (c *redisClock) remeasure() {
 	c.mu.Unlock()
 }
 
-// ready reports whether every shard has been measured.
+// ready reports whether some shard has been measured: the worker serves
+// the shards that have, and measures the others again (see measure).
 func (c *redisClock) ready() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return !c.measuredAt.IsZero()
+	for _, b := range c.bases {
+		if b.ok {
+			return true
+		}
+	}
+	return false
+}
+
+// measured reports whether shard sh has been measured: nothing can be
+// claimed from it before.
+func (c *redisClock) measured(sh int) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.bases[sh].ok
 }
 
 // measure takes Redis time again: once per cluster master (each shard takes
-// its master's), once for any other client. On error the previous bases
-// are kept, and the next turn tries again. It returns the skew: Redis TIME
-// minus the wall clock, the largest over the masters.
-func (c *redisClock) measure(ctx context.Context, client redis.UniversalClient, keys []shardKeys) (time.Duration, error) {
+// its master's), once for any other client.
+//
+// The masters are sampled concurrently, and one that fails or hangs costs
+// only its own shards: the others take their new measurement, while the
+// failed ones keep their previous one (none, before the first), and the
+// result carries the first error, so that the measurement stays due and is
+// tried again after a backoff. A worker started while a master is down so serves the
+// shards of the masters that answer.
+func (c *redisClock) measure(ctx context.Context, client redis.UniversalClient, keys []shardKeys) measureResult {
 	c.mu.RLock()
 	asked := c.asked
 	c.mu.RUnlock()
-	next := make([]clockBase, len(keys))
-	var skew time.Duration
-	cluster, isCluster := client.(*redis.ClusterClient)
-	if !isCluster {
-		b, sk, err := c.sample(ctx, client)
-		if err != nil {
-			return 0, err
-		}
-		for i := range next {
-			next[i] = b
-		}
-		skew = sk
+	next := make([]clockBase, len(keys)) // zero, not ok: not measured
+	var res measureResult
+	if cluster, ok := client.(*redis.ClusterClient); ok {
+		res = c.sampleMasters(ctx, cluster, keys, next)
 	} else {
-		byAddr := make(map[string]clockBase)
-		for i, k := range keys {
-			node, err := cluster.MasterForKey(ctx, k.due)
-			if err != nil {
-				return 0, unavailable(err)
+		var b clockBase
+		if b, res.skew, res.err = c.sample(ctx, client); res.err == nil {
+			res.some = true
+			for i := range next {
+				next[i] = b
 			}
-			addr := node.Options().Addr
-			b, seen := byAddr[addr]
-			if !seen {
-				var sk time.Duration
-				if b, sk, err = c.sample(ctx, node); err != nil {
-					return 0, err
-				}
-				byAddr[addr] = b
-				if sk.Abs() > skew.Abs() {
-					skew = sk
-				}
-			}
-			next[i] = b
 		}
 	}
+	c.store(asked, next, res.err == nil)
+	return res
+}
+
+// sampleMasters samples each master of a cluster once, concurrently, and
+// sets next[i] for each shard i whose master answered.
+func (c *redisClock) sampleMasters(ctx context.Context, cluster *redis.ClusterClient, keys []shardKeys, next []clockBase) measureResult {
+	type master struct {
+		node *redis.Client
+		base clockBase
+		skew time.Duration
+		err  error
+	}
+	var masters []*master
+	byAddr := make(map[string]*master)
+	of := make([]*master, len(keys)) // nil: no master known
+	var firstErr error
+	for i, k := range keys {
+		node, err := cluster.MasterForKey(ctx, k.due)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, unavailable(err))
+			continue
+		}
+		m := byAddr[node.Options().Addr]
+		if m == nil {
+			m = &master{node: node}
+			byAddr[node.Options().Addr] = m
+			masters = append(masters, m)
+		}
+		of[i] = m
+	}
+	var wg sync.WaitGroup
+	for _, m := range masters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.base, m.skew, m.err = c.sample(ctx, m.node)
+		}()
+	}
+	wg.Wait()
+	res := measureResult{err: firstErr}
+	for _, m := range masters {
+		switch {
+		case m.err != nil:
+			res.err = cmp.Or(res.err, m.err)
+		case !res.some || m.skew.Abs() > res.skew.Abs():
+			res.skew, res.some = m.skew, true
+		}
+	}
+	for i, m := range of {
+		if m != nil && m.err == nil {
+			next[i] = m.base
+		}
+	}
+	return res
+}
+
+// store takes in a measurement: next[i] is shard i's, when ok (the other
+// shards keep theirs). Only a complete one, every shard measured, counts
+// as fresh for stale; asked is the remeasure count when it began.
+func (c *redisClock) store(asked int, next []clockBase, complete bool) {
 	c.mu.Lock()
-	c.bases, c.measuredAt = next, time.Now()
-	// A remeasure asked for while this one ran is not answered by it.
-	c.forced = c.forced && c.asked != asked
-	c.mu.Unlock()
-	return skew, nil
+	defer c.mu.Unlock()
+	for i, b := range next {
+		if b.ok {
+			c.bases[i] = b
+		}
+	}
+	if complete {
+		c.measuredAt = time.Now()
+		// A remeasure asked for while this one ran is not answered by it.
+		c.forced = c.forced && c.asked != asked
+	}
 }
 
 // sample measures one server: the tightest lower bound of clockSamples

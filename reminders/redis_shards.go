@@ -21,10 +21,12 @@ type claimResult struct {
 	err      error
 }
 
-// measureResult is what a measurement goroutine hands back to the loop.
+// measureResult is what a measurement of Redis time hands back to the
+// loop (see redisClock.measure).
 type measureResult struct {
-	skew time.Duration
-	err  error
+	skew time.Duration // Redis TIME minus the wall clock, the largest over the masters that answered
+	some bool          // some master answered: skew is known
+	err  error         // the first failure: a shard was not measured
 }
 
 // claimAsync runs a claim of up to max reminders on shard sh on a
@@ -120,23 +122,48 @@ func (w *worker) measureAsync(ctx context.Context) {
 	go func() {
 		defer w.calls.Done()
 		mctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
-		skew, err := w.clock.measure(mctx, w.s.client, w.s.keys)
+		m := w.clock.measure(mctx, w.s.client, w.s.keys)
 		cancel()
-		w.measured <- measureResult{skew: skew, err: err}
+		w.measured <- m
 	}()
 }
 
+// applyMeasure takes in a measurement. One that failed, in part or in
+// all, is tried again after a backoff; the shards it missed keep their
+// previous measurement.
 func (w *worker) applyMeasure(ctx context.Context, m measureResult) {
 	w.measuring = false
-	if m.err != nil {
-		w.measureFails++
-		w.measureRetryAt = time.Now().Add(retryDelay(w.measureFails))
-		// Keep the previous measurement; the next turn tries again.
-		w.log.LogAttrs(ctx, slog.LevelDebug, "reminders: Redis time not measured again", slog.Any("error", m.err))
+	if m.some {
+		w.reportSkew(ctx, m.skew)
+	}
+	if m.err == nil {
+		w.measureFails, w.measureRetryAt = 0, time.Time{}
 		return
 	}
-	w.measureFails, w.measureRetryAt = 0, time.Time{}
-	w.reportSkew(ctx, m.skew)
+	w.measureFails++
+	d := retryDelay(w.measureFails)
+	w.measureRetryAt = time.Now().Add(d)
+	if waiting := w.unmeasured(); waiting > 0 {
+		// Their claims are not even tried, so nothing else would say why
+		// they are not served.
+		w.log.LogAttrs(ctx, slog.LevelWarn, "reminders: Redis time not measured on some shards; they wait until it is",
+			slog.Int("shards", waiting), slog.Duration("retry_in", d), slog.Any("error", m.err))
+		return
+	}
+	// Every shard keeps its previous measurement: its claims, which fail
+	// too while its master is down, say so.
+	w.log.LogAttrs(ctx, slog.LevelDebug, "reminders: Redis time not measured again", slog.Any("error", m.err))
+}
+
+// unmeasured is how many shards have never been measured.
+func (w *worker) unmeasured() int {
+	n := 0
+	for sh := range w.shards {
+		if !w.clock.measured(sh) {
+			n++
+		}
+	}
+	return n
 }
 
 // collect takes in, without waiting, the claims and measurements that

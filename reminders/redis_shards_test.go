@@ -2,6 +2,7 @@ package reminders_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -116,4 +117,83 @@ func TestConcurrencyHeldAcrossShards(t *testing.T) {
 	got.waitN(t, len(rs), 20*time.Second)
 	assert.LessOrEqual(t, most.Load(), int64(4), "handlers running at once")
 	assert.Equal(t, int64(4), most.Load(), "all four slots were used")
+}
+
+// TestWorkerStartsWhileAMasterIsDown: a worker started while one cluster
+// master fails every command, or leaves every command hanging, serves the
+// shards of the masters that answer, and the down master's shards once it
+// answers again. Each master's clock is measured apart, concurrently;
+// before, the first measurement of Redis time failed as a whole and the
+// worker served no shard at all.
+func TestWorkerStartsWhileAMasterIsDown(t *testing.T) {
+	if redistest.CurrentMode() != redistest.Cluster {
+		t.Skip("needs a Redis Cluster (REDIS_CLUSTER_ADDRS): only there are masters measured apart")
+	}
+	t.Parallel()
+	refuse := func(ctx context.Context) error { return errors.New("master down (test)") }
+	hang := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+	for name, fail := range map[string]func(context.Context) error{"refuses": refuse, "hangs": hang} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			workerWithMasterDown(t, fail)
+		})
+	}
+}
+
+// workerWithMasterDown runs TestWorkerStartsWhileAMasterIsDown with every
+// command to one master answered by fail while it is down.
+func workerWithMasterDown(t *testing.T, fail func(context.Context) error) {
+	r := redistest.New(t)
+	const shards = 6
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cc := r.Client.(*redis.ClusterClient)
+	masterOf := func(sh int) string {
+		node, err := cc.MasterForKey(ctx, fmt.Sprintf("{%s:%d}:due", r.Prefix, sh))
+		require.NoError(t, err)
+		return node.Options().Addr
+	}
+	downAddr, up := masterOf(0), -1
+	for sh := 1; sh < shards && up < 0; sh++ {
+		if masterOf(sh) != downAddr {
+			up = sh
+		}
+	}
+	require.GreaterOrEqual(t, up, 0, "every shard on one master")
+
+	// The worker's client, whose commands to downAddr fail while down is
+	// set. Shard 0, the down master's, is measured first.
+	var down atomic.Bool
+	down.Store(true)
+	o := *cc.Options()
+	o.NewClient = func(opt *redis.Options) *redis.Client {
+		c := redis.NewClient(opt)
+		if opt.Addr == downAddr {
+			c.AddHook(redistest.CommandHook(func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+				if down.Load() {
+					err := fail(ctx)
+					cmd.SetErr(err)
+					return err
+				}
+				return next(ctx, cmd)
+			}))
+		}
+		return c
+	}
+	wc := redis.NewClusterClient(&o)
+	t.Cleanup(func() { _ = wc.Close() })
+
+	s := newOn(t, r.Client, r.Prefix, reminders.WithShards(shards))
+	var got deliveries
+	runWorker(t, newOn(t, wc, r.Prefix, reminders.WithShards(shards)), record(&got))
+	upID, downID := idOnShard("up-", up, shards), idOnShard("down-", 0, shards)
+	for _, id := range []string{upID, downID} {
+		require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: id, Kind: "k", DueAt: time.Now()}))
+	}
+	require.Eventually(t, func() bool { return got.count(upID) == 1 }, 15*time.Second, time.Millisecond,
+		"a reminder on a shard of a master that answers is delivered")
+	assert.Zero(t, got.count(downID), "nothing is claimed from the down master")
+	down.Store(false)
+	require.Eventually(t, func() bool { return got.count(downID) == 1 }, 20*time.Second, time.Millisecond,
+		"the down master's shard is served once it answers")
 }

@@ -210,8 +210,8 @@ func (w *worker) loop(ctx context.Context, box *wakeBox, ready <-chan struct{}) 
 // turn takes in finished claims and measurements, measures Redis time
 // when due, then starts a claim on each shard that has something to do,
 // starting at a rotating shard for fairness, while handler slots are free.
-// It returns an error only when the first measurement fails: nothing can
-// be claimed before one.
+// It returns an error only while no shard has been measured: nothing can
+// be claimed before.
 func (w *worker) turn(ctx context.Context, box *wakeBox, next []int64, looked []time.Time, turn int) error {
 	w.collect(ctx, next, looked)
 	if w.clock.stale() && !w.measuring && !time.Now().Before(w.measureRetryAt) {
@@ -219,12 +219,12 @@ func (w *worker) turn(ctx context.Context, box *wakeBox, next []int64, looked []
 			w.measureAsync(ctx)
 		} else {
 			mctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
-			skew, err := w.clock.measure(mctx, w.s.client, w.s.keys)
+			m := w.clock.measure(mctx, w.s.client, w.s.keys)
 			cancel()
-			if err != nil {
-				return err
+			if !w.clock.ready() {
+				return m.err
 			}
-			w.reportSkew(ctx, skew)
+			w.applyMeasure(ctx, m)
 		}
 	}
 	box.mergeInto(next, func(sh int) bool { return w.shards[sh].claiming })
@@ -240,8 +240,8 @@ func (w *worker) turn(ctx context.Context, box *wakeBox, next []int64, looked []
 		if free <= 0 && st.fails == 0 { // below 0 while a finished claim's slots are still held
 			continue // a failing shard's probe holds no slot (claimSize)
 		}
-		if st.claiming || time.Now().Before(st.retryAt) {
-			continue // under way, or failing and backing off alone
+		if st.claiming || time.Now().Before(st.retryAt) || !w.clock.measured(sh) {
+			continue // under way, failing and backing off alone, or its master's time unknown yet
 		}
 		if next[sh] > w.clock.nowMillis(sh) && time.Since(looked[sh]) < pollCap {
 			continue
@@ -259,10 +259,17 @@ func (w *worker) sleep(ctx context.Context, box *wakeBox, next []int64, looked [
 	if w.free() <= 0 {
 		freed = w.freed // due work waits for a slot, not for a time
 	} else {
+		if w.clock.stale() && !w.measuring {
+			// A measurement is due, at once or after a failure's backoff.
+			wait = min(wait, time.Until(w.measureRetryAt))
+		}
 		for sh := range next {
 			st := w.shards[sh]
 			if st.claiming {
 				continue // its result wakes the loop
+			}
+			if !w.clock.measured(sh) {
+				continue // see turn: measured again after measureRetryAt
 			}
 			if retry := time.Until(st.retryAt); retry > 0 {
 				// Failing, backing off alone: nothing to do there before
