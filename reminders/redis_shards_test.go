@@ -164,7 +164,6 @@ func workerWithMasterDown(t *testing.T, fail func(context.Context) error) {
 	// The worker's client, whose commands to downAddr fail while down is
 	// set. Shard 0, the down master's, is measured first.
 	var down atomic.Bool
-	down.Store(true)
 	o := *cc.Options()
 	o.NewClient = func(opt *redis.Options) *redis.Client {
 		c := redis.NewClient(opt)
@@ -182,6 +181,11 @@ func workerWithMasterDown(t *testing.T, fail func(context.Context) error) {
 	}
 	wc := redis.NewClusterClient(&o)
 	t.Cleanup(func() { _ = wc.Close() })
+	// go-redis reads the command table from a random node at a cluster
+	// client's first command; from a hung one, that command waits out its
+	// deadline whichever shard it is for. Read it before the master goes.
+	require.NoError(t, wc.Exists(ctx, "warm-up").Err())
+	down.Store(true)
 
 	s := newOn(t, r.Client, r.Prefix, reminders.WithShards(shards))
 	var got deliveries
