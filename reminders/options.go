@@ -109,7 +109,10 @@ func WithKeyPrefix(prefix string) Option {
 }
 
 // WithConcurrency sets how many handlers one Run call runs at once
-// (1..10000). Default: 10.
+// (1..10000). Default: 10. A handler's slot is free again when it
+// returns; its outcome (ack, retry, dead letter) is then recorded in the
+// background, and at most as many outcomes as this are on their way at
+// once: a Run holds at most twice this many claims.
 func WithConcurrency(n int) Option {
 	return func(o *options) error {
 		if n < 1 || n > 10000 {

@@ -33,6 +33,7 @@ type claim struct {
 	// release decide atomically which of them wins.
 	finished bool
 	lost     atomic.Bool
+	slot     bool // holds a handler slot (worker.free); guarded by worker.mu
 }
 
 func (c *claim) leaseDeadline() int64 {
@@ -89,10 +90,11 @@ func (c *claim) loseIfRunning() bool {
 // does not decode is dead-lettered as "corrupt" instead.
 func (w *worker) start(sh int, id, raw string, leaseUntil int64) {
 	rec, err := parseRecord(raw)
-	c := &claim{shard: sh, id: id, version: rec.version, rec: rec, leaseUntil: leaseUntil}
+	c := &claim{shard: sh, id: id, version: rec.version, rec: rec, leaseUntil: leaseUntil, slot: true}
 	c.ctx, c.cancel = context.WithCancel(w.base)
 	w.mu.Lock()
 	w.inflight[c] = struct{}{}
+	w.running++
 	w.mu.Unlock()
 	w.handlers.Add(1)
 	if err != nil {
@@ -102,16 +104,36 @@ func (w *worker) start(sh int, id, raw string, leaseUntil int64) {
 	go w.deliver(c)
 }
 
-// done ends a claim's goroutine and frees its slot.
-func (w *worker) done(c *claim) {
-	c.cancel()
+// freeSlot gives back c's handler slot, once: when its handler returned,
+// before its outcome is recorded, or at done.
+func (w *worker) freeSlot(c *claim) {
 	w.mu.Lock()
-	delete(w.inflight, c)
+	held := c.slot
+	if held {
+		c.slot = false
+		w.running--
+	}
 	w.mu.Unlock()
+	if held {
+		w.signalFreed()
+	}
+}
+
+func (w *worker) signalFreed() {
 	select {
 	case w.freed <- struct{}{}:
 	default:
 	}
+}
+
+// done ends a claim's goroutine.
+func (w *worker) done(c *claim) {
+	c.cancel()
+	w.freeSlot(c)
+	w.mu.Lock()
+	delete(w.inflight, c)
+	w.mu.Unlock()
+	w.signalFreed() // an outcome no longer on its way may free a slot too
 	w.handlers.Done()
 }
 
@@ -142,6 +164,7 @@ func (w *worker) deliver(c *claim) {
 	err := w.call(c.ctx, d)
 	ev.Lateness, ev.Duration = 0, time.Since(start)
 	c.finish() // if the claim was lost meanwhile, settle ignores the outcome
+	w.freeSlot(c)
 	if err == nil {
 		ev.Type = EventSucceeded
 		w.s.observe(ev)

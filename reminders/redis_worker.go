@@ -154,16 +154,24 @@ type worker struct {
 
 	mu       sync.Mutex
 	inflight map[*claim]struct{} // claims whose handler goroutine runs
+	running  int                 // claims that hold a handler slot (claim.slot)
 	reserved int                 // handler slots held for claims under way
 	handlers sync.WaitGroup
 	freed    chan struct{}   // capacity 1: a handler slot was freed
 	settleQ  chan *settleReq // outcomes, batched by settleLoop
 }
 
+// free is how many handler slots a claim may take now. A slot is held
+// from the claim until the handler returns; its outcome is then recorded
+// on the way, in a batch (settleLoop), without the slot, so that the next
+// claim need not wait for it. The outcomes on their way are bounded too,
+// by the concurrency: past that, slots are not given out.
 func (w *worker) free() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.o.concurrency - len(w.inflight) - w.reserved
+	c := w.o.concurrency
+	settling := len(w.inflight) - w.running
+	return c - w.running - max(0, settling-c) - w.reserved
 }
 
 // loop claims and sleeps until ctx ends. next[sh] is the Redis time (ms)
