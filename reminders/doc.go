@@ -55,9 +55,9 @@
 // the time since on its monotonic clock, erring late by a round trip, so a
 // host whose clock is minutes off, or is stepped by NTP, neither fires early
 // nor late. A shard is served once its master's TIME is read: a worker
-// started while one master is down serves the others'. The claim script also never looks past the server's own TIME,
-// so not even a failover to a master whose clock is behind makes a
-// reminder early. Due times are kept in Unix milliseconds, rounded up, and
+// started while one master is down serves the others'. The claim script
+// also never looks past the server's own TIME, so not even a failover to
+// a master whose clock is behind makes a reminder early. Due times are kept in Unix milliseconds, rounded up, and
 // must lie within ±(2^53-1) ms of 1970 (about year ±287,000), what a Lua
 // number or sorted-set score holds exactly.
 //

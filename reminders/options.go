@@ -237,7 +237,9 @@ func WithObserver(obs Observer) Option {
 // 30s, plus the local monotonic time elapsed since, so that a host clock
 // that is wrong or stepped (NTP) makes nothing early or late; the worker
 // only compares this clock with Redis TIME at each measurement, and logs a
-// warning when they differ by more than a second. Default: time.Now.
+// warning when they differ by more than a second. It must be safe for
+// concurrent use: the eager scheduler's callers and a worker's measurements
+// of each cluster master call it at once. Default: time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error {
 		if now == nil {

@@ -118,9 +118,9 @@ func (c *redisClock) measured(sh int) bool {
 // The masters are sampled concurrently, and one that fails or hangs costs
 // only its own shards: the others take their new measurement, while the
 // failed ones keep their previous one (none, before the first), and the
-// result carries the first error, so that the measurement stays due and is
-// tried again after a backoff. A worker started while a master is down so serves the
-// shards of the masters that answer.
+// result carries the first error, so that the measurement stays due and
+// is tried again after a backoff. A worker started while a master is down
+// so serves the shards of the masters that answer.
 func (c *redisClock) measure(ctx context.Context, client redis.UniversalClient, keys []shardKeys) measureResult {
 	c.mu.RLock()
 	asked := c.asked
