@@ -40,7 +40,12 @@ import (
 // Missed ticks. When every instance was down across several ticks, the
 // next Start stores one reminder, for the latest missed tick, not one per
 // tick (a reminder storm after an outage helps no one). The first Start of
-// a schedule that never ran stores nothing: it was not missed.
+// a schedule that never ran stores nothing: it was not missed. That tick
+// is claimed like a firing's, since instances starting together all see
+// it missed: the winner stores it within its Start, and the others check
+// after the grace period, as for a firing, without delaying their Start.
+// So a tick that an instance claimed and died before storing is stored
+// by the next Start one grace period later, not at once.
 //
 // Daylight saving time, in a zone that has it, follows Vixie cron (cron(8)).
 // A schedule at particular times of day (a DailyJob or WeeklyJob, or a
@@ -81,7 +86,25 @@ type periodicJob struct {
 
 type periodicRun struct {
 	sched  gocron.Scheduler
+	ctx    context.Context // of firings and peers; Shutdown cancels it
 	cancel context.CancelFunc
+	peers  sync.WaitGroup // catch-up checks of claims lost at Start (catchUp)
+}
+
+// wait waits for the peers, within ctx. Its goroutine outlives a ctx that
+// ends first only until the peers end, as a firing does in gocron.
+func (r *periodicRun) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		r.peers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // maxPeriodicName leaves room in a reminder ID for "@" and a tick time.
@@ -174,22 +197,23 @@ func (p *Periodic) Register(name string, def gocron.JobDefinition, build func(ti
 
 // Start catches up on missed ticks (see Periodic), within ctx, and then
 // starts firing the registered schedules until Shutdown; ctx's
-// cancellation does not stop them. A catch-up that fails (the store or
-// the scheduler is unavailable) is logged, not returned: the schedules
-// start anyway. Start on a running Periodic does nothing; after Shutdown,
-// Start starts it again. It returns an error wrapping ErrInvalid only if
-// gocron refuses the schedules, which Register has checked.
+// cancellation does not stop them. A missed tick whose claim Start wins
+// is stored before Start returns. One whose claim it loses is left to a
+// goroutine that, after the grace period, stores it if it is still not
+// done and no later tick was claimed (see Periodic); a claim that fails
+// (the store is unavailable) goes to that goroutine too, which retries it
+// like a firing's. Shutdown cancels that goroutine and waits for it.
+// Other catch-up failures (the store or the scheduler is unavailable) are
+// logged, not returned: the schedules start anyway. Start on a running
+// Periodic does nothing; after Shutdown, Start starts it again. It
+// returns an error wrapping ErrInvalid only if gocron refuses the
+// schedules, which Register has checked.
 func (p *Periodic) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.run != nil {
 		return nil
 	}
-	now := p.o.clock.Now()
-	for _, j := range p.jobs {
-		p.catchUp(ctx, j, now)
-	}
-
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	sched, err := gocron.NewScheduler(
 		gocron.WithLocation(time.UTC), // ticks carry their own zone; see tickCron
@@ -218,6 +242,14 @@ func (p *Periodic) Start(ctx context.Context) error {
 			return fmt.Errorf("%w: Periodic.Start %q: %w", ErrInvalid, j.name, err)
 		}
 	}
+	// The jobs are only defined so far (gocron arms no timer before its
+	// Start), and the errors are behind us: catchUp's peers, started now,
+	// always belong to a run that Shutdown waits for.
+	run := &periodicRun{sched: sched, ctx: runCtx, cancel: cancel}
+	now := p.o.clock.Now()
+	for _, j := range p.jobs {
+		p.catchUp(ctx, run, j, now)
+	}
 	sched.Start()
 	// A tick that fell between now and gocron's start is neither caught up
 	// (catchUp looked before it) nor fired (gocron's first run is after its
@@ -226,15 +258,16 @@ func (p *Periodic) Start(ctx context.Context) error {
 	for _, j := range p.jobs {
 		p.bridge(ctx, j, now, later)
 	}
-	p.run = &periodicRun{sched: sched, cancel: cancel}
+	p.run = run
 	return nil
 }
 
 // Shutdown stops firing, cancels the contexts of firings in progress and
-// waits for them, within ctx. When ctx ends first (a firing that ignores
-// its context), it returns an error wrapping ErrUnavailable and ctx's
-// error; the Periodic is stopped all the same, and the firings still
-// running end on their own. It is safe to call twice, and before Start.
+// of Start's catch-up checks (see Start), and waits for them, within ctx.
+// When ctx ends first (a firing or check that ignores its context), it
+// returns an error wrapping ErrUnavailable and ctx's error; the Periodic
+// is stopped all the same, and the firings and checks still running end
+// on their own. It is safe to call twice, and before Start.
 func (p *Periodic) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	run := p.run
@@ -244,7 +277,11 @@ func (p *Periodic) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	run.cancel()
-	if err := run.sched.ShutdownWithContext(ctx); err != nil {
+	err := run.sched.ShutdownWithContext(ctx)
+	if err == nil {
+		err = run.wait(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: Periodic.Shutdown: %w", ErrUnavailable, err)
 	}
 	return nil

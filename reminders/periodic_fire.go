@@ -12,8 +12,14 @@ import (
 // the claim, and the peer check that covers a claimer that died.
 
 // catchUp handles, at Start, the latest tick not after now, if no instance
-// has stored it: one reminder however many ticks were missed.
-func (p *Periodic) catchUp(ctx context.Context, j *periodicJob, now time.Time) {
+// has stored it: one reminder however many ticks were missed. It stores
+// the tick before returning only with a won claim. Instances starting
+// together all see it missed, and one that stored it after the winner's
+// reminder was delivered would deliver it twice; so a lost claim is
+// handed to takeUp on a goroutine of run, for the check after the grace
+// period that covers a claimer that died before storing it. takeUp claims
+// again first, which loses again, and retries a claim that failed here.
+func (p *Periodic) catchUp(ctx context.Context, run *periodicRun, j *periodicJob, now time.Time) {
 	tick := prevTick(j.tk, now)
 	if tick.IsZero() {
 		return
@@ -40,9 +46,15 @@ func (p *Periodic) catchUp(ctx context.Context, j *periodicJob, now time.Time) {
 		return // stored, or a later tick is being handled
 	}
 	// Missed while every instance was down, or claimed by one that died
-	// before storing it. (If the claimer is merely slow, both store it:
-	// the upsert makes that one reminder unless it was delivered between.)
-	_, _ = p.o.store.Claim(ctx, j.name, tick)
+	// before storing it, or by one starting now.
+	if won, err := p.o.store.Claim(ctx, j.name, tick); err != nil || !won {
+		run.peers.Add(1)
+		go func() {
+			defer run.peers.Done()
+			p.takeUp(run.ctx, j, tick)
+		}()
+		return
+	}
 	if err := p.scheduleTick(ctx, j, tick); err != nil {
 		p.logTick(ctx, slog.LevelError, "recurring reminder: catch-up failed", j, tick, err)
 		return
@@ -69,19 +81,22 @@ func (p *Periodic) bridge(ctx context.Context, j *periodicJob, now, later time.T
 	}
 }
 
-// fire runs on gocron's goroutine at each tick. It retries while the
-// store or the scheduler is unavailable, with backoff, until the next tick
-// supersedes this one.
+// fire runs on gocron's goroutine at each tick.
 func (p *Periodic) fire(ctx context.Context, j *periodicJob) {
+	if tick := j.fireTick(p.o.clock.Now()); !tick.IsZero() {
+		p.takeUp(ctx, j, tick)
+	}
+}
+
+// takeUp claims tick and stores its reminder, or checks that the claim's
+// winner did (handleTick). It retries while the store or the scheduler is
+// unavailable, with backoff, until the next tick supersedes this one.
+func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time) {
 	defer func() {
 		if v := recover(); v != nil {
 			p.o.logger.LogAttrs(ctx, slog.LevelError, "recurring reminder: panic", slog.String("periodic", j.name), slog.Any("panic", v))
 		}
 	}()
-	tick := j.fireTick(p.o.clock.Now())
-	if tick.IsZero() {
-		return
-	}
 	supersededAt := j.tk.next(tick)
 	won := false
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
@@ -100,11 +115,24 @@ func (p *Periodic) fire(ctx context.Context, j *periodicJob) {
 			return
 		}
 		p.logTick(ctx, slog.LevelWarn, "recurring reminder: retrying", j, tick, err)
-		select {
-		case <-ctx.Done():
+		if p.sleep(ctx, backoff) != nil {
 			return
-		case <-p.o.clock.After(backoff):
 		}
+	}
+}
+
+// sleep waits d on the clock, or returns ctx's error if ctx ends first. It
+// stops its timer either way: on a fake clock, a sleep cancelled by
+// Shutdown would otherwise stay a waiter, and tests that count waiters
+// after a restart would count it.
+func (p *Periodic) sleep(ctx context.Context, d time.Duration) error {
+	t := p.o.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.Chan():
+		return nil
 	}
 }
 
@@ -157,10 +185,8 @@ func (p *Periodic) handleTick(ctx context.Context, j *periodicJob, tick time.Tim
 	if *won {
 		return p.scheduleTick(ctx, j, tick)
 	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-p.o.clock.After(peerGrace(j.tk, tick)):
+	if err := p.sleep(ctx, peerGrace(j.tk, tick)); err != nil {
+		return err
 	}
 	claimed, done, err := p.o.store.Marks(ctx, j.name)
 	if err != nil {

@@ -1,0 +1,177 @@
+package reminders_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sytefy/kit/reminders"
+)
+
+// countingScheduler counts Schedule calls per reminder ID.
+type countingScheduler struct {
+	reminders.Scheduler
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *countingScheduler) Schedule(ctx context.Context, r reminders.Reminder) error {
+	c.mu.Lock()
+	c.n[r.ID]++
+	c.mu.Unlock()
+	return c.Scheduler.Schedule(ctx, r)
+}
+
+func (c *countingScheduler) count(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[id]
+}
+
+// marksRendezvous is a TickStore whose first n Marks calls wait for one
+// another after reading, so that n starting instances all read the marks
+// before any of them claims: the window in which all see the tick missed.
+// Left to chance, the Starts hit it in about a third of runs (-race).
+type marksRendezvous struct {
+	*reminders.MemoryTickStore
+	n       int32
+	arrived atomic.Int32
+	all     chan struct{}
+}
+
+func (m *marksRendezvous) Marks(ctx context.Context, name string) (time.Time, time.Time, error) {
+	claimed, done, err := m.MemoryTickStore.Marks(ctx, name)
+	if i := m.arrived.Add(1); i <= m.n {
+		if i == m.n {
+			close(m.all)
+		}
+		select {
+		case <-m.all:
+		case <-ctx.Done():
+			return time.Time{}, time.Time{}, ctx.Err()
+		}
+	}
+	return claimed, done, err
+}
+
+// Instances that start together after all were down over a tick store its
+// reminder once: the claim's winner within its Start, and the others,
+// whose check after the grace period finds it done, not again after its
+// delivery (the eager scheduler delivers it inside Schedule).
+func TestPeriodicConcurrentStartsCatchUpOnce(t *testing.T) {
+	const n = 4
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 5, 30, 0, time.UTC))
+	prev := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC) // ran until 10:00
+	_, _ = h.store.Claim(ctxT(t), "report", prev)
+	require.NoError(t, h.store.Done(ctxT(t), "report", prev))
+	store := &marksRendezvous{MemoryTickStore: h.store, n: n, all: make(chan struct{})}
+	sched := &countingScheduler{Scheduler: h.sched, n: map[string]int{}}
+
+	var ps []*reminders.Periodic
+	for range n {
+		p := h.periodicOn(t, sched, reminders.WithTickStore(store))
+		require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+		ps = append(ps, p)
+	}
+	ready := make(chan struct{})
+	errs := make(chan error, n)
+	for _, p := range ps {
+		go func() {
+			<-ready
+			errs <- p.Start(ctxT(t))
+		}()
+	}
+	close(ready)
+	for range n {
+		require.NoError(t, <-errs)
+	}
+
+	const id = "report@2025-05-01T10:05Z"
+	require.Equal(t, 1, sched.count(id), "stored once when the Starts return")
+	assert.Equal(t, id, h.next(t).ID)
+	// n-1 losers wait out the grace period (10 s here) beside n timers.
+	h.advanceTo(t, 2*n-1, h.clock.Now().Add(10*time.Second))
+	h.none(t, n)
+	assert.Equal(t, 1, sched.count(id), "the losers did not store it again")
+}
+
+// deadClaimer sets h's marks as left by an instance that ran the "report"
+// schedule until 10:00, claimed the 10:01 tick and died before storing
+// it, and returns that tick.
+func deadClaimer(t *testing.T, h *tickHarness) time.Time {
+	t.Helper()
+	prev := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
+	_, _ = h.store.Claim(ctxT(t), "report", prev)
+	require.NoError(t, h.store.Done(ctxT(t), "report", prev))
+	tick := prev.Add(time.Minute)
+	won, err := h.store.Claim(ctxT(t), "report", tick)
+	require.NoError(t, err)
+	require.True(t, won)
+	return tick
+}
+
+// A tick claimed but not done when Start looks may be a peer's that is
+// starting too: it is stored after the grace period, not at once. A
+// Shutdown in between cancels that check without waiting it out.
+func TestPeriodicCatchUpOfDeadClaimerAfterGrace(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 1, 10, 0, time.UTC))
+	tick := deadClaimer(t, h)
+	p := h.periodic(t)
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+
+	require.NoError(t, p.Start(ctxT(t)))
+	h.none(t, 2) // the timer, and the grace sleep (10 s)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	require.NoError(t, p.Shutdown(ctx), "Shutdown waits for no grace period")
+	assert.Empty(t, h.got)
+
+	require.NoError(t, p.Start(ctxT(t)))
+	h.advanceTo(t, 2, h.clock.Now().Add(10*time.Second-time.Millisecond))
+	h.none(t, 2)
+	h.advanceTo(t, 2, h.clock.Now().Add(time.Millisecond))
+	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID)
+	require.Eventually(t, func() bool {
+		_, done, err := h.store.Marks(ctxT(t), "report")
+		return err == nil && tick.Equal(done)
+	}, 5*time.Second, time.Millisecond, "the tick is marked done")
+	h.none(t, 1)
+}
+
+// Shutdown waits, within its context, for a catch-up check that stores a
+// dead claimer's tick, as for a firing (TestPeriodicShutdownContextEnds).
+func TestPeriodicShutdownWaitsForCatchUpCheck(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 1, 10, 0, time.UTC))
+	deadClaimer(t, h)
+	p := h.periodic(t)
+	entered, release, returned := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), func(tick time.Time) reminders.Reminder {
+		close(entered)
+		<-release
+		defer close(returned)
+		return reminders.Reminder{Kind: "k"}
+	}))
+	require.NoError(t, p.Start(ctxT(t)))
+	h.advanceTo(t, 2, h.clock.Now().Add(10*time.Second))
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "the check did not store the tick")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := p.Shutdown(ctx)
+	require.ErrorIs(t, err, reminders.ErrUnavailable)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	close(release)
+	<-returned // the check ends on its own (its context is cancelled: it stores nothing)
+	assert.NoError(t, p.Shutdown(ctxT(t)), "stopped already")
+}
