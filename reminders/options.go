@@ -111,8 +111,10 @@ func WithKeyPrefix(prefix string) Option {
 // WithConcurrency sets how many handlers one Run call runs at once
 // (1..10000). Default: 10. A handler's slot is free again when it
 // returns; its outcome (ack, retry, dead letter) is then recorded in the
-// background, and at most as many outcomes as this are on their way at
-// once: a Run holds at most twice this many claims.
+// background. Running handlers and outcomes on their way together stay
+// within twice this: a Run holds at most twice this many claims, of
+// which at most this many run (and, when none runs, up to twice this
+// many outcomes may be on their way).
 func WithConcurrency(n int) Option {
 	return func(o *options) error {
 		if n < 1 || n > 10000 {

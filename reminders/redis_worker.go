@@ -164,8 +164,10 @@ type worker struct {
 // free is how many handler slots a claim may take now. A slot is held
 // from the claim until the handler returns; its outcome is then recorded
 // on the way, in a batch (settleLoop), without the slot, so that the next
-// claim need not wait for it. The outcomes on their way are bounded too,
-// by the concurrency: past that, slots are not given out.
+// claim need not wait for it. Past the concurrency, each outcome on its
+// way takes a slot too, so that running handlers and outcomes on their
+// way together stay within twice the concurrency (outcomes alone may
+// reach that).
 func (w *worker) free() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
