@@ -149,29 +149,7 @@ func TestPeriodicCatchUpOfDeadClaimerAfterGrace(t *testing.T) {
 func TestPeriodicShutdownWaitsForCatchUpCheck(t *testing.T) {
 	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 1, 10, 0, time.UTC))
 	deadClaimer(t, h)
-	p := h.periodic(t)
-	entered, release, returned := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), func(tick time.Time) reminders.Reminder {
-		close(entered)
-		<-release
-		defer close(returned)
-		return reminders.Reminder{Kind: "k"}
-	}))
-	require.NoError(t, p.Start(ctxT(t)))
-	h.advanceTo(t, 2, h.clock.Now().Add(10*time.Second))
-	select {
-	case <-entered:
-	case <-time.After(10 * time.Second):
-		require.FailNow(t, "the check did not store the tick")
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	err := p.Shutdown(ctx)
-	require.ErrorIs(t, err, reminders.ErrUnavailable)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-
-	close(release)
-	<-returned // the check ends on its own (its context is cancelled: it stores nothing)
-	assert.NoError(t, p.Shutdown(ctxT(t)), "stopped already")
+	shutdownDuringBuild(t, h.periodic(t), "report", func() {
+		h.advanceTo(t, 2, h.clock.Now().Add(10*time.Second))
+	})
 }

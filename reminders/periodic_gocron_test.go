@@ -1,7 +1,6 @@
 package reminders_test
 
 import (
-	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -42,30 +41,7 @@ func TestPeriodicGocronLogsAtDebug(t *testing.T) {
 // firing then ends on its own.
 func TestPeriodicShutdownContextEnds(t *testing.T) {
 	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
-	p := h.periodic(t)
-	entered, release, returned := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	require.NoError(t, p.Register("stuck", gocron.DurationJob(time.Minute), func(tick time.Time) reminders.Reminder {
-		close(entered)
-		<-release
-		defer close(returned)
-		return reminders.Reminder{Kind: "k"}
-	}))
-	require.NoError(t, p.Start(ctxT(t)))
-	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC))
-	select {
-	case <-entered:
-	case <-time.After(10 * time.Second):
-		require.FailNow(t, "the tick did not fire")
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	err := p.Shutdown(ctx)
-	require.ErrorIs(t, err, reminders.ErrUnavailable)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.ErrorContains(t, err, "Periodic.Shutdown")
-
-	close(release)
-	<-returned // the firing ends on its own (its context is cancelled: it stores nothing)
-	assert.NoError(t, p.Shutdown(ctxT(t)), "stopped already")
+	shutdownDuringBuild(t, h.periodic(t), "stuck", func() {
+		h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC))
+	})
 }

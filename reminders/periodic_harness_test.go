@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-co-op/gocron/v2"
 	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sytefy/kit/reminders"
@@ -104,4 +106,39 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// shutdownDuringBuild registers name with a build that blocks until
+// released, starts p, calls reach to get a firing or check into that
+// build, and checks that a Shutdown whose context ends first returns an
+// error wrapping ErrUnavailable and the context's error, that the build
+// then ends on its own (its context cancelled: it stores nothing), and
+// that p is stopped.
+func shutdownDuringBuild(t *testing.T, p *reminders.Periodic, name string, reach func()) {
+	t.Helper()
+	entered, release, returned := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	require.NoError(t, p.Register(name, gocron.DurationJob(time.Minute), func(tick time.Time) reminders.Reminder {
+		close(entered)
+		<-release
+		defer close(returned)
+		return reminders.Reminder{Kind: "k"}
+	}))
+	require.NoError(t, p.Start(ctxT(t)))
+	reach()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "no firing or check reached the build")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := p.Shutdown(ctx)
+	require.ErrorIs(t, err, reminders.ErrUnavailable)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "Periodic.Shutdown")
+
+	close(release)
+	<-returned
+	assert.NoError(t, p.Shutdown(ctxT(t)), "stopped already")
 }
