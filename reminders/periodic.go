@@ -202,9 +202,12 @@ func (p *Periodic) Register(name string, def gocron.JobDefinition, build func(ti
 // goroutine that, after the grace period, stores it if it is still not
 // done and no later tick was claimed (see Periodic); a claim that fails
 // (the store is unavailable) goes to that goroutine too, which retries it
-// like a firing's. Shutdown cancels that goroutine and waits for it.
-// Other catch-up failures (the store or the scheduler is unavailable) are
-// logged, not returned: the schedules start anyway. Start on a running
+// like a firing's, and so does a won tick whose Schedule fails with
+// ErrUnavailable, retried with backoff until the next tick supersedes it.
+// The same holds for a tick that falls while Start runs. Shutdown cancels
+// those goroutines and waits for them. Other catch-up failures (an error
+// from reading the marks, an invalid reminder from build) are logged, not
+// returned: the schedules start anyway. Start on a running
 // Periodic does nothing; after Shutdown, Start starts it again. It
 // returns an error wrapping ErrInvalid only if gocron refuses the
 // schedules, which Register has checked.
@@ -256,7 +259,7 @@ func (p *Periodic) Start(ctx context.Context) error {
 	// own start): take it up here.
 	later := p.o.clock.Now()
 	for _, j := range p.jobs {
-		p.bridge(ctx, j, now, later)
+		p.bridge(ctx, run, j, now, later)
 	}
 	p.run = run
 	return nil

@@ -153,3 +153,48 @@ func TestPeriodicShutdownWaitsForCatchUpCheck(t *testing.T) {
 		h.advanceTo(t, 2, h.clock.Now().Add(10*time.Second))
 	})
 }
+
+// A tick whose claim Start wins, missed before Start (catch-up) or fallen
+// while it ran (bridge), is retried with backoff while the scheduler is
+// unavailable, as a firing's is: the claim is this instance's, so no peer
+// would store it before its grace period, and nothing would after Start
+// gave up on it.
+func TestPeriodicStartRetriesWonTickWhileUnavailable(t *testing.T) {
+	prev := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC) // ran until 10:00
+	for _, tc := range []struct {
+		name  string
+		start time.Time
+		store func(h *tickHarness) reminders.TickStore
+		tick  time.Time
+	}{
+		{"catch-up", time.Date(2025, 5, 1, 10, 5, 30, 0, time.UTC),
+			func(h *tickHarness) reminders.TickStore { return h.store }, prev.Add(5 * time.Minute)},
+		{"tick during Start", time.Date(2025, 5, 1, 10, 0, 59, 900_000_000, time.UTC),
+			func(h *tickHarness) reminders.TickStore {
+				return &slowMarks{MemoryTickStore: h.store, clock: h.clock, delay: 200 * time.Millisecond}
+			}, prev.Add(time.Minute)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newTickHarness(t, tc.start)
+			_, _ = h.store.Claim(ctxT(t), "report", prev)
+			require.NoError(t, h.store.Done(ctxT(t), "report", prev))
+			fails := make(chan struct{}, 2)
+			fails <- struct{}{}
+			fails <- struct{}{}
+			p := h.periodicOn(t, flakyScheduler{Scheduler: h.sched, fails: fails}, reminders.WithTickStore(tc.store(h)))
+			require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+
+			require.NoError(t, p.Start(ctxT(t)), "Start returns after the first failure")
+			// The timer of the next tick, and the first backoff (100 ms)
+			// after the second failure.
+			h.advanceTo(t, 2, h.clock.Now().Add(100*time.Millisecond))
+			assert.Equal(t, "report@"+tc.tick.Format("2006-01-02T15:04Z"), h.next(t).ID)
+			assert.Empty(t, fails)
+			require.Eventually(t, func() bool {
+				_, done, err := h.store.Marks(ctxT(t), "report")
+				return err == nil && tc.tick.Equal(done)
+			}, 5*time.Second, time.Millisecond, "the tick is marked done")
+			h.none(t, 1)
+		})
+	}
+}

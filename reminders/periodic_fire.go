@@ -47,58 +47,84 @@ func (p *Periodic) catchUp(ctx context.Context, run *periodicRun, j *periodicJob
 	}
 	// Missed while every instance was down, or claimed by one that died
 	// before storing it, or by one starting now.
-	if won, err := p.o.store.Claim(ctx, j.name, tick); err != nil || !won {
-		run.peers.Add(1)
-		go func() {
-			defer run.peers.Done()
-			p.takeUp(run.ctx, j, tick)
-		}()
+	won, err := p.o.store.Claim(ctx, j.name, tick)
+	if err != nil || !won {
+		run.takeUpLater(p, j, tick, false)
 		return
 	}
 	if err := p.scheduleTick(ctx, j, tick); err != nil {
-		p.logTick(ctx, slog.LevelError, "recurring reminder: catch-up failed", j, tick, err)
+		p.retryWon(ctx, run, j, tick, "recurring reminder: catch-up failed", err)
 		return
 	}
 	p.logTick(ctx, slog.LevelInfo, "recurring reminder: caught up on a missed tick", j, tick, nil)
+}
+
+// retryWon handles a failed store of a tick whose claim Start won: while
+// the scheduler is unavailable, a goroutine of run retries it as a firing
+// would (a won claim is this instance's to store; a peer would only store
+// it after its grace period). Any other error is final, and logged.
+func (p *Periodic) retryWon(ctx context.Context, run *periodicRun, j *periodicJob, tick time.Time, msg string, err error) {
+	if !errors.Is(err, ErrUnavailable) {
+		p.logTick(ctx, slog.LevelError, msg, j, tick, err)
+		return
+	}
+	p.logTick(ctx, slog.LevelWarn, "recurring reminder: retrying", j, tick, err)
+	run.takeUpLater(p, j, tick, true)
+}
+
+// takeUpLater runs takeUp for tick on a goroutine of r, which Shutdown
+// cancels and waits for; won says whether this instance already holds
+// the tick's claim.
+func (r *periodicRun) takeUpLater(p *Periodic, j *periodicJob, tick time.Time, won bool) {
+	r.peers.Add(1)
+	go func() {
+		defer r.peers.Done()
+		p.takeUp(r.ctx, j, tick, won)
+	}()
 }
 
 // bridge handles, at Start, the latest tick in (now, later]: one that fell
 // while Start ran, which neither catchUp (at now) nor gocron (started
 // after it) takes up. It stores the tick only with a won claim: gocron's
 // own firing, or another instance, may be at the same tick.
-func (p *Periodic) bridge(ctx context.Context, j *periodicJob, now, later time.Time) {
+func (p *Periodic) bridge(ctx context.Context, run *periodicRun, j *periodicJob, now, later time.Time) {
 	tick := prevTick(j.tk, later)
 	if tick.IsZero() || !tick.After(now) {
 		return
 	}
 	j.took(tick)
 	won, err := p.o.store.Claim(ctx, j.name, tick)
-	if err == nil && won {
-		err = p.scheduleTick(ctx, j, tick)
-	}
 	if err != nil {
-		p.logTick(ctx, slog.LevelError, "recurring reminder: tick during Start not stored", j, tick, err)
+		// Retried on a goroutine, as a firing's failed claim is.
+		run.takeUpLater(p, j, tick, false)
+		return
+	}
+	if !won {
+		return
+	}
+	if err := p.scheduleTick(ctx, j, tick); err != nil {
+		p.retryWon(ctx, run, j, tick, "recurring reminder: tick during Start not stored", err)
 	}
 }
 
 // fire runs on gocron's goroutine at each tick.
 func (p *Periodic) fire(ctx context.Context, j *periodicJob) {
 	if tick := j.fireTick(p.o.clock.Now()); !tick.IsZero() {
-		p.takeUp(ctx, j, tick)
+		p.takeUp(ctx, j, tick, false)
 	}
 }
 
-// takeUp claims tick and stores its reminder, or checks that the claim's
-// winner did (handleTick). It retries while the store or the scheduler is
+// takeUp claims tick (unless won says this instance holds the claim) and
+// stores its reminder, or checks that the claim's winner did
+// (handleTick). It retries while the store or the scheduler is
 // unavailable, with backoff, until the next tick supersedes this one.
-func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time) {
+func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, won bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			p.o.logger.LogAttrs(ctx, slog.LevelError, "recurring reminder: panic", slog.String("periodic", j.name), slog.Any("panic", v))
 		}
 	}()
 	supersededAt := j.tk.next(tick)
-	won := false
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		err := p.handleTick(ctx, j, tick, &won)
 		if err == nil || ctx.Err() != nil {
