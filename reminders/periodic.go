@@ -204,9 +204,12 @@ func (p *Periodic) Register(name string, def gocron.JobDefinition, build func(ti
 // (the store is unavailable) goes to that goroutine too, which retries it
 // like a firing's, and so does a won tick whose Schedule fails with
 // ErrUnavailable, retried with backoff until the next tick supersedes it.
-// The same holds for a tick that falls while Start runs. Shutdown cancels
-// those goroutines and waits for them. Other catch-up failures (an error
-// from reading the marks, an invalid reminder from build) are logged, not
+// The same holds for a tick that falls while Start runs. When the marks
+// cannot be read (the store is unavailable: it may be starting too, after
+// an outage of both), the catch-up goes to such a goroutine as well, which
+// reads them again with backoff until the next tick supersedes the missed
+// one. Shutdown cancels those goroutines and waits for them. Other
+// catch-up failures (an invalid reminder from build, say) are logged, not
 // returned: the schedules start anyway. Start on a running
 // Periodic does nothing; after Shutdown, Start starts it again. It
 // returns an error wrapping ErrInvalid only if gocron refuses the

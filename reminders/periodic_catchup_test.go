@@ -198,3 +198,43 @@ func TestPeriodicStartRetriesWonTickWhileUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// marksDownFirst is a TickStore whose first n Marks calls fail with
+// ErrUnavailable: a store still starting when the instance starts.
+type marksDownFirst struct {
+	*reminders.MemoryTickStore
+	fails chan struct{}
+}
+
+func (m marksDownFirst) Marks(ctx context.Context, name string) (time.Time, time.Time, error) {
+	select {
+	case <-m.fails:
+		return time.Time{}, time.Time{}, reminders.ErrUnavailable
+	default:
+		return m.MemoryTickStore.Marks(ctx, name)
+	}
+}
+
+// A store that is unavailable when Start reads the marks (both restarted
+// after an outage) does not cost the missed tick: the catch-up reads them
+// again with backoff and stores it once they are read.
+func TestPeriodicCatchUpWaitsForTheStore(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 5, 30, 0, time.UTC))
+	prev := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC) // ran until 10:00
+	_, _ = h.store.Claim(ctxT(t), "report", prev)
+	require.NoError(t, h.store.Done(ctxT(t), "report", prev))
+	fails := make(chan struct{}, 2)
+	fails <- struct{}{}
+	fails <- struct{}{}
+	p := h.periodic(t, reminders.WithTickStore(marksDownFirst{MemoryTickStore: h.store, fails: fails}))
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+
+	require.NoError(t, p.Start(ctxT(t)))
+	h.none(t, 2)                                               // the timer, and the first backoff
+	h.advanceTo(t, 2, h.clock.Now().Add(100*time.Millisecond)) // fails again
+	h.none(t, 2)
+	h.advanceTo(t, 2, h.clock.Now().Add(200*time.Millisecond)) // read
+	assert.Equal(t, "report@2025-05-01T10:05Z", h.next(t).ID)
+	assert.Empty(t, fails)
+	h.none(t, 1)
+}

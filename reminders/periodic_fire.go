@@ -19,6 +19,8 @@ import (
 // handed to takeUp on a goroutine of run, for the check after the grace
 // period that covers a claimer that died before storing it. takeUp claims
 // again first, which loses again, and retries a claim that failed here.
+// Marks that cannot be read, and a won tick whose Schedule fails while the
+// scheduler is unavailable, are retried on such goroutines too.
 func (p *Periodic) catchUp(ctx context.Context, run *periodicRun, j *periodicJob, now time.Time) {
 	tick := prevTick(j.tk, now)
 	if tick.IsZero() {
@@ -29,12 +31,50 @@ func (p *Periodic) catchUp(ctx context.Context, run *periodicRun, j *periodicJob
 	j.took(tick)
 	claimed, done, err := p.o.store.Marks(ctx, j.name)
 	if err != nil {
-		p.logTick(ctx, slog.LevelError, "recurring reminder: catch-up skipped", j, tick, err)
+		// The store may be starting along with this instance, after an
+		// outage of both: the look is retried, not skipped.
+		p.logTick(ctx, slog.LevelWarn, "recurring reminder: catch-up retrying", j, tick, err)
+		run.peers.Add(1)
+		go func() {
+			defer run.peers.Done()
+			p.retryCatchUp(run, j, tick)
+		}()
 		return
 	}
+	p.catchUpOn(ctx, run, j, tick, claimed, done)
+}
+
+// retryCatchUp reads the marks again with backoff, on a goroutine of run,
+// and goes on with the catch-up of tick once they are read; it gives up
+// when the next tick, which gocron fires, supersedes tick.
+func (p *Periodic) retryCatchUp(run *periodicRun, j *periodicJob, tick time.Time) {
+	ctx := run.ctx
+	supersededAt := j.tk.next(tick)
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		if !supersededAt.IsZero() && !p.o.clock.Now().Add(backoff).Before(supersededAt) {
+			p.logTick(ctx, slog.LevelError, "recurring reminder: catch-up given up, the next tick supersedes it", j, tick, nil)
+			return
+		}
+		if p.sleep(ctx, backoff) != nil {
+			return
+		}
+		claimed, done, err := p.o.store.Marks(ctx, j.name)
+		if err == nil {
+			p.catchUpOn(ctx, run, j, tick, claimed, done)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// catchUpOn is catchUp once the marks are read.
+func (p *Periodic) catchUpOn(ctx context.Context, run *periodicRun, j *periodicJob, tick, claimed, done time.Time) {
 	if claimed.IsZero() && done.IsZero() {
 		// Never ran: nothing was missed. Later ticks count from here.
-		if _, err := p.o.store.Claim(ctx, j.name, tick); err == nil {
+		_, err := p.o.store.Claim(ctx, j.name, tick)
+		if err == nil {
 			err = p.o.store.Done(ctx, j.name, tick)
 		}
 		if err != nil {
