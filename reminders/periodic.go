@@ -45,7 +45,11 @@ import (
 // it missed: the winner stores it within its Start, and the others check
 // after the grace period, as for a firing, without delaying their Start.
 // So a tick that an instance claimed and died before storing is stored
-// by the next Start one grace period later, not at once.
+// by the next Start one grace period later, not at once. A store or
+// scheduler that is unavailable at Start (restarted along with the
+// instances, after an outage of all) does not lose the missed tick: it is
+// retried with backoff, after Start returns, until the next tick
+// supersedes it.
 //
 // Daylight saving time, in a zone that has it, follows Vixie cron (cron(8)).
 // A schedule at particular times of day (a DailyJob or WeeklyJob, or a
