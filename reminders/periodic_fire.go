@@ -126,7 +126,8 @@ func (r *periodicRun) takeUpLater(p *Periodic, j *periodicJob, tick time.Time, w
 // bridge handles, at Start, the latest tick in (now, later]: one that fell
 // while Start ran, which neither catchUp (at now) nor gocron (started
 // after it) takes up. It stores the tick only with a won claim: gocron's
-// own firing, or another instance, may be at the same tick.
+// own firing, or another instance, may be at the same tick; a lost claim
+// gets the check after the grace period, as a firing's does.
 func (p *Periodic) bridge(ctx context.Context, run *periodicRun, j *periodicJob, now, later time.Time) {
 	tick := prevTick(j.tk, later)
 	if tick.IsZero() || !tick.After(now) {
@@ -134,12 +135,10 @@ func (p *Periodic) bridge(ctx context.Context, run *periodicRun, j *periodicJob,
 	}
 	j.took(tick)
 	won, err := p.o.store.Claim(ctx, j.name, tick)
-	if err != nil {
-		// Retried on a goroutine, as a firing's failed claim is.
+	if err != nil || !won {
+		// Retried, or checked after the grace period, on a goroutine, as a
+		// firing's failed or lost claim is: the winner may have died.
 		run.takeUpLater(p, j, tick, false)
-		return
-	}
-	if !won {
 		return
 	}
 	if err := p.scheduleTick(ctx, j, tick); err != nil {
