@@ -29,8 +29,11 @@ import (
 // Delivery stays at least once: if the winner has stored the tick but not
 // yet marked it done when that check comes (a quarter period later, at
 // most 10 s), and its reminder was already delivered, the tick is stored
-// and delivered again, with the same ID. Handlers are idempotent on
-// Delivery.ID anyway.
+// and delivered again, with the same ID. So it may be when the scheduler
+// is unavailable for longer than that: the winner and the checking peer
+// both retry the tick, each reading the marks before every retry and
+// stopping once the other stored it, but two retries that run at once
+// both store it. Handlers are idempotent on Delivery.ID anyway.
 //
 // Ticks are computed the same way in every instance: a DurationJob ticks
 // at the multiples of its period since the Unix epoch (not "every d from
@@ -42,7 +45,8 @@ import (
 // tick (a reminder storm after an outage helps no one). The first Start of
 // a schedule that never ran stores nothing: it was not missed. That tick
 // is claimed like a firing's, since instances starting together all see
-// it missed: the winner stores it within its Start, and the others check
+// it missed: the winner stores it within its Start (or, while the
+// scheduler is unavailable, retries it after Start), and the others check
 // after the grace period, as for a firing, without delaying their Start.
 // So a tick that an instance claimed and died before storing is stored
 // by the next Start one grace period later, not at once. A store or
@@ -92,7 +96,7 @@ type periodicRun struct {
 	sched  gocron.Scheduler
 	ctx    context.Context // of firings and peers; Shutdown cancels it
 	cancel context.CancelFunc
-	peers  sync.WaitGroup // catch-up checks of claims lost at Start (catchUp)
+	peers  sync.WaitGroup // Start's catch-up checks and retries (catchUp, bridge)
 }
 
 // wait waits for the peers, within ctx. Its goroutine outlives a ctx that
@@ -202,7 +206,8 @@ func (p *Periodic) Register(name string, def gocron.JobDefinition, build func(ti
 // Start catches up on missed ticks (see Periodic), within ctx, and then
 // starts firing the registered schedules until Shutdown; ctx's
 // cancellation does not stop them. A missed tick whose claim Start wins
-// is stored before Start returns. One whose claim it loses is left to a
+// is stored before Start returns, unless the scheduler is unavailable
+// (then it is retried; see below). One whose claim it loses is left to a
 // goroutine that, after the grace period, stores it if it is still not
 // done and no later tick was claimed (see Periodic); a claim that fails
 // (the store is unavailable) goes to that goroutine too, which retries it
@@ -273,7 +278,8 @@ func (p *Periodic) Start(ctx context.Context) error {
 }
 
 // Shutdown stops firing, cancels the contexts of firings in progress and
-// of Start's catch-up checks (see Start), and waits for them, within ctx.
+// of Start's catch-up checks and retries (see Start), and waits for them,
+// within ctx.
 // When ctx ends first (a firing or check that ignores its context), it
 // returns an error wrapping ErrUnavailable and ctx's error; the Periodic
 // is stopped all the same, and the firings and checks still running end

@@ -185,9 +185,11 @@ func TestPeriodicStartRetriesWonTickWhileUnavailable(t *testing.T) {
 			require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
 
 			require.NoError(t, p.Start(ctxT(t)), "Start returns after the first failure")
-			// The timer of the next tick, and the first backoff (100 ms)
-			// after the second failure.
+			// The timer of the next tick, and the backoffs: 100 ms after
+			// the first failure, 200 ms after the second.
 			h.advanceTo(t, 2, h.clock.Now().Add(100*time.Millisecond))
+			h.none(t, 2)
+			h.advanceTo(t, 2, h.clock.Now().Add(200*time.Millisecond))
 			assert.Equal(t, "report@"+tc.tick.Format("2006-01-02T15:04Z"), h.next(t).ID)
 			assert.Empty(t, fails)
 			require.Eventually(t, func() bool {
@@ -237,4 +239,47 @@ func TestPeriodicCatchUpWaitsForTheStore(t *testing.T) {
 	assert.Equal(t, "report@2025-05-01T10:05Z", h.next(t).ID)
 	assert.Empty(t, fails)
 	h.none(t, 1)
+}
+
+// A peer fires 10:01, claims it and dies, while this instance's Start runs
+// across 10:01: the claim Start loses is checked after the grace period,
+// and the tick stored, as a firing's lost claim is.
+func TestPeriodicBridgeLostToDeadClaimer(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 59, 900_000_000, time.UTC))
+	store := &slowMarks{MemoryTickStore: h.store, clock: h.clock, delay: 200 * time.Millisecond}
+	prev := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
+	_, _ = h.store.Claim(ctxT(t), "report", prev)
+	require.NoError(t, h.store.Done(ctxT(t), "report", prev))
+	won, err := h.store.Claim(ctxT(t), "report", prev.Add(time.Minute))
+	require.NoError(t, err)
+	require.True(t, won)
+	p := h.periodic(t, reminders.WithTickStore(store))
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Start(ctxT(t)))
+	require.True(t, h.clock.Now().After(prev.Add(time.Minute)), "10:01 fell during Start")
+
+	h.advanceTo(t, 2, h.clock.Now().Add(10*time.Second)) // the timer, and the grace sleep
+	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID, "stored after the grace period")
+	h.none(t, 1)
+}
+
+// A claim's holder retrying while the scheduler is unavailable stops once
+// the marks say the tick is done (a peer whose grace period ran out took
+// it over and stored it): it does not store the tick again.
+func TestPeriodicWonRetryStopsOnceTickIsDone(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
+	fails := make(chan struct{}, 1)
+	fails <- struct{}{}
+	sched := &countingScheduler{Scheduler: flakyScheduler{Scheduler: h.sched, fails: fails}, n: map[string]int{}}
+	p := h.periodicOn(t, sched)
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Start(ctxT(t)))
+
+	tick := time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC)
+	h.advanceTo(t, 1, tick) // fires, wins, fails once: backs off 100 ms
+	h.settle(t, 2)
+	require.NoError(t, h.store.Done(ctxT(t), "report", tick)) // the peer's store
+	h.advanceTo(t, 2, tick.Add(100*time.Millisecond))
+	h.none(t, 1)
+	assert.Equal(t, 1, sched.count("report@2025-05-01T10:01Z"), "the failed call only")
 }

@@ -153,10 +153,11 @@ func (p *Periodic) fire(ctx context.Context, j *periodicJob) {
 	}
 }
 
-// takeUp claims tick (unless won says this instance holds the claim) and
-// stores its reminder, or checks that the claim's winner did
-// (handleTick). It retries while the store or the scheduler is
-// unavailable, with backoff, until the next tick supersedes this one.
+// takeUp claims tick (unless won says this instance holds the claim, and
+// has just failed to store it) and stores its reminder, or checks that the
+// claim's winner did (handleTick). It retries while the store or the
+// scheduler is unavailable, with backoff, until the next tick supersedes
+// this one.
 func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, won bool) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -164,7 +165,15 @@ func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, w
 		}
 	}()
 	supersededAt := j.tk.next(tick)
-	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+	backoff := 100 * time.Millisecond
+	if won {
+		// Handed over by Start after a failed store: back off first.
+		if p.sleep(ctx, backoff) != nil || p.handled(ctx, j, tick) {
+			return
+		}
+		backoff *= 2
+	}
+	for ; ; backoff = min(2*backoff, 5*time.Second) {
 		err := p.handleTick(ctx, j, tick, &won)
 		if err == nil || ctx.Err() != nil {
 			return
@@ -183,7 +192,23 @@ func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, w
 		if p.sleep(ctx, backoff) != nil {
 			return
 		}
+		if won && p.handled(ctx, j, tick) {
+			return
+		}
 	}
+}
+
+// handled reports whether the marks say tick was stored, or a later tick
+// claimed, since this instance took up its claim. A claim's holder retries
+// for as long as the scheduler is unavailable, and a peer whose grace
+// period ran out meanwhile takes the tick over and retries it too: each
+// looks before every retry, so once one stores it the other stops. (Both
+// can still store it when their retries run at once; the reminder's ID is
+// the same, and delivery is at least once.) A store that cannot be read
+// says no: the retry goes ahead.
+func (p *Periodic) handled(ctx context.Context, j *periodicJob, tick time.Time) bool {
+	claimed, done, err := p.o.store.Marks(ctx, j.name)
+	return err == nil && (!done.Before(tick) || claimed.After(tick))
 }
 
 // sleep waits d on the clock, or returns ctx's error if ctx ends first. It
