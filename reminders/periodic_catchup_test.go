@@ -283,3 +283,45 @@ func TestPeriodicWonRetryStopsOnceTickIsDone(t *testing.T) {
 	h.none(t, 1)
 	assert.Equal(t, 1, sched.count("report@2025-05-01T10:01Z"), "the failed call only")
 }
+
+// claimFailsAt is a TickStore whose first Claim of tick fails with
+// ErrUnavailable (a store still flaky as it recovers).
+type claimFailsAt struct {
+	*reminders.MemoryTickStore
+	tick   time.Time
+	failed atomic.Bool
+}
+
+func (c *claimFailsAt) Claim(ctx context.Context, name string, tick time.Time) (bool, error) {
+	if tick.Equal(c.tick) && c.failed.CompareAndSwap(false, true) {
+		return false, reminders.ErrUnavailable
+	}
+	return c.MemoryTickStore.Claim(ctx, name, tick)
+}
+
+// Start wins the missed 10:00 tick at 10:00:59.95 and fails to store it
+// (scheduler unavailable). It is retried until the next tick supersedes
+// it: 10:01 comes before the retry's first backoff ends, so 10:00 is given
+// up, not stored late (the 10:01 firing's claim fails once, so that the
+// marks do not tell the retry either).
+func TestPeriodicWonHandoverRetryAfterSuperseded(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 59, 950_000_000, time.UTC))
+	prev := time.Date(2025, 5, 1, 9, 59, 0, 0, time.UTC) // ran until 9:59
+	_, _ = h.store.Claim(ctxT(t), "report", prev)
+	require.NoError(t, h.store.Done(ctxT(t), "report", prev))
+	next := time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC)
+	store := &claimFailsAt{MemoryTickStore: h.store, tick: next}
+	fails := make(chan struct{}, 1)
+	fails <- struct{}{}
+	p := h.periodicOn(t, flakyScheduler{Scheduler: h.sched, fails: fails}, reminders.WithTickStore(store))
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Start(ctxT(t)))
+	require.Empty(t, fails, "Start's store of 10:00 failed")
+
+	// 10:00 was given up at once: only the timer waits. 10:01 fires, its
+	// claim fails, and its retry stores it after 100 ms.
+	h.advanceTo(t, 1, next)
+	h.advanceTo(t, 2, next.Add(100*time.Millisecond))
+	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID, "10:00 was superseded at 10:01")
+	h.none(t, 1)
+}

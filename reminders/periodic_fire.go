@@ -37,28 +37,29 @@ func (p *Periodic) catchUp(ctx context.Context, run *periodicRun, j *periodicJob
 		run.peers.Add(1)
 		go func() {
 			defer run.peers.Done()
-			p.retryCatchUp(run, j, tick)
+			p.retryCatchUp(run, j, tick, err)
 		}()
 		return
 	}
 	p.catchUpOn(ctx, run, j, tick, claimed, done)
 }
 
-// retryCatchUp reads the marks again with backoff, on a goroutine of run,
-// and goes on with the catch-up of tick once they are read; it gives up
+// retryCatchUp reads the marks again with backoff (err is the last
+// failure's), on a goroutine of run, and goes on with the catch-up of tick once they are read; it gives up
 // when the next tick, which gocron fires, supersedes tick.
-func (p *Periodic) retryCatchUp(run *periodicRun, j *periodicJob, tick time.Time) {
+func (p *Periodic) retryCatchUp(run *periodicRun, j *periodicJob, tick time.Time, err error) {
 	ctx := run.ctx
 	supersededAt := j.tk.next(tick)
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		if !supersededAt.IsZero() && !p.o.clock.Now().Add(backoff).Before(supersededAt) {
-			p.logTick(ctx, slog.LevelError, "recurring reminder: catch-up given up, the next tick supersedes it", j, tick, nil)
+			p.logTick(ctx, slog.LevelError, "recurring reminder: catch-up given up, the next tick supersedes it", j, tick, err)
 			return
 		}
 		if p.sleep(ctx, backoff) != nil {
 			return
 		}
-		claimed, done, err := p.o.store.Marks(ctx, j.name)
+		var claimed, done time.Time
+		claimed, done, err = p.o.store.Marks(ctx, j.name)
 		if err == nil {
 			p.catchUpOn(ctx, run, j, tick, claimed, done)
 			return
@@ -165,10 +166,19 @@ func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, w
 		}
 	}()
 	supersededAt := j.tk.next(tick)
+	// superseded reports (and logs) that the next tick comes before a
+	// retry after backoff would.
+	superseded := func(backoff time.Duration, err error) bool {
+		if supersededAt.IsZero() || p.o.clock.Now().Add(backoff).Before(supersededAt) {
+			return false
+		}
+		p.logTick(ctx, slog.LevelError, "recurring reminder: tick given up, the next one supersedes it", j, tick, err)
+		return true
+	}
 	backoff := 100 * time.Millisecond
 	if won {
 		// Handed over by Start after a failed store: back off first.
-		if p.sleep(ctx, backoff) != nil || p.handled(ctx, j, tick) {
+		if superseded(backoff, ErrUnavailable) || p.sleep(ctx, backoff) != nil || p.handled(ctx, j, tick) {
 			return
 		}
 		backoff *= 2
@@ -184,8 +194,7 @@ func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, w
 			p.logTick(ctx, slog.LevelError, "recurring reminder: not stored", j, tick, err)
 			return
 		}
-		if !supersededAt.IsZero() && !p.o.clock.Now().Add(backoff).Before(supersededAt) {
-			p.logTick(ctx, slog.LevelError, "recurring reminder: tick given up, the next one supersedes it", j, tick, err)
+		if superseded(backoff, err) {
 			return
 		}
 		p.logTick(ctx, slog.LevelWarn, "recurring reminder: retrying", j, tick, err)
