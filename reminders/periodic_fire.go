@@ -34,24 +34,20 @@ func (p *Periodic) catchUp(ctx context.Context, run *periodicRun, j *periodicJob
 		// The store may be starting along with this instance, after an
 		// outage of both: the look is retried, not skipped.
 		p.logTick(ctx, slog.LevelWarn, "recurring reminder: catch-up retrying", j, tick, err)
-		run.peers.Add(1)
-		go func() {
-			defer run.peers.Done()
-			p.retryCatchUp(run, j, tick, err)
-		}()
+		run.spawn(func() { p.retryCatchUp(run, j, tick, err) })
 		return
 	}
 	p.catchUpOn(ctx, run, j, tick, claimed, done)
 }
 
 // retryCatchUp reads the marks again with backoff (err is the last
-// failure's), on a goroutine of run, and goes on with the catch-up of tick once they are read; it gives up
-// when the next tick, which gocron fires, supersedes tick.
+// failure's), on a goroutine of run, and goes on with the catch-up of tick
+// once they are read; it gives up when the next tick, which gocron fires,
+// supersedes tick.
 func (p *Periodic) retryCatchUp(run *periodicRun, j *periodicJob, tick time.Time, err error) {
 	ctx := run.ctx
-	supersededAt := j.tk.next(tick)
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
-		if !supersededAt.IsZero() && !p.o.clock.Now().Add(backoff).Before(supersededAt) {
+		if p.superseded(j, tick, backoff) {
 			p.logTick(ctx, slog.LevelError, "recurring reminder: catch-up given up, the next tick supersedes it", j, tick, err)
 			return
 		}
@@ -113,14 +109,19 @@ func (p *Periodic) retryWon(ctx context.Context, run *periodicRun, j *periodicJo
 	run.takeUpLater(p, j, tick, true)
 }
 
-// takeUpLater runs takeUp for tick on a goroutine of r, which Shutdown
-// cancels and waits for; won says whether this instance already holds
-// the tick's claim.
+// takeUpLater runs takeUp for tick on a goroutine of r; won says whether
+// this instance already holds the tick's claim.
 func (r *periodicRun) takeUpLater(p *Periodic, j *periodicJob, tick time.Time, won bool) {
+	r.spawn(func() { p.takeUp(r.ctx, j, tick, won) })
+}
+
+// spawn runs f on a goroutine that Shutdown waits for; f stops when r.ctx
+// ends.
+func (r *periodicRun) spawn(f func()) {
 	r.peers.Add(1)
 	go func() {
 		defer r.peers.Done()
-		p.takeUp(r.ctx, j, tick, won)
+		f()
 	}()
 }
 
@@ -165,11 +166,8 @@ func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, w
 			p.o.logger.LogAttrs(ctx, slog.LevelError, "recurring reminder: panic", slog.String("periodic", j.name), slog.Any("panic", v))
 		}
 	}()
-	supersededAt := j.tk.next(tick)
-	// superseded reports (and logs) that the next tick comes before a
-	// retry after backoff would.
 	superseded := func(backoff time.Duration, err error) bool {
-		if supersededAt.IsZero() || p.o.clock.Now().Add(backoff).Before(supersededAt) {
+		if !p.superseded(j, tick, backoff) {
 			return false
 		}
 		p.logTick(ctx, slog.LevelError, "recurring reminder: tick given up, the next one supersedes it", j, tick, err)
@@ -205,6 +203,13 @@ func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, w
 			return
 		}
 	}
+}
+
+// superseded reports whether the tick after tick comes before a retry
+// after backoff would: tick is then given up for it.
+func (p *Periodic) superseded(j *periodicJob, tick time.Time, backoff time.Duration) bool {
+	next := j.tk.next(tick)
+	return !next.IsZero() && !p.o.clock.Now().Add(backoff).Before(next)
 }
 
 // handled reports whether the marks say tick was stored, or a later tick
