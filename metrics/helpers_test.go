@@ -48,6 +48,29 @@ func metric(t testing.TB, c prometheus.Collector, name, kind string) *dto.Metric
 	return nil
 }
 
+// polledCounter is the counter name{kind} of c, or 0 while it has no such
+// series: for require.Eventually conditions, which must not fail the test
+// before the series first appears (a failure there ends the condition's
+// goroutine, and Eventually then waits out its whole time).
+func polledCounter(t testing.TB, c prometheus.Collector, name, kind string) float64 {
+	t.Helper()
+	families, err := gatherOnce(t, c).Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" && l.GetValue() == kind {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
 func counterValue(t testing.TB, c prometheus.Collector, name, kind string) float64 {
 	t.Helper()
 	return metric(t, c, name, kind).GetCounter().GetValue()

@@ -77,10 +77,11 @@ func TestRedisWorkloadCountersAndShardGauges(t *testing.T) {
 	require.Eventually(t, func() bool {
 		st, err := sched.Stats(ctx)
 		return err == nil && st.InFlight == 2 && st.Dead == 3 &&
-			counterValue(t, m, "kit_reminders_succeeded_total", "ok") == 4 &&
+			polledCounter(t, m, "kit_reminders_succeeded_total", "ok") == 4 &&
 			// EventDead is observed after the settle script returns, so
-			// Stats can see the dead set before the counter moves.
-			counterValue(t, m, "kit_reminders_dead_lettered_total", "fail") == 3
+			// Stats can see the dead set before the counter moves, or
+			// before its series exists.
+			polledCounter(t, m, "kit_reminders_dead_lettered_total", "fail") == 3
 	}, 15*time.Second, 10*time.Millisecond, "workload did not settle")
 
 	want := map[string]map[string]float64{
