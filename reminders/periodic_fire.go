@@ -86,7 +86,7 @@ func (p *Periodic) catchUpOn(ctx context.Context, run *periodicRun, j *periodicJ
 	// before storing it, or by one starting now.
 	won, err := p.o.store.Claim(ctx, j.name, tick)
 	if err != nil || !won {
-		run.takeUpLater(p, j, tick, false)
+		run.takeUpLater(p, j, tick)
 		return
 	}
 	if err := p.scheduleTick(ctx, j, tick); err != nil {
@@ -105,14 +105,13 @@ func (p *Periodic) retryWon(ctx context.Context, run *periodicRun, j *periodicJo
 		p.logTick(ctx, slog.LevelError, msg, j, tick, err)
 		return
 	}
-	p.logTick(ctx, slog.LevelWarn, "recurring reminder: retrying", j, tick, err)
-	run.takeUpLater(p, j, tick, true)
+	run.spawn(func() { p.takeUp(run.ctx, j, tick, true, err) })
 }
 
-// takeUpLater runs takeUp for tick on a goroutine of r; won says whether
-// this instance already holds the tick's claim.
-func (r *periodicRun) takeUpLater(p *Periodic, j *periodicJob, tick time.Time, won bool) {
-	r.spawn(func() { p.takeUp(r.ctx, j, tick, won) })
+// takeUpLater runs takeUp for tick, whose claim this instance does not
+// hold, on a goroutine of r.
+func (r *periodicRun) takeUpLater(p *Periodic, j *periodicJob, tick time.Time) {
+	r.spawn(func() { p.takeUp(r.ctx, j, tick, false, nil) })
 }
 
 // spawn runs f on a goroutine that Shutdown waits for; f stops when r.ctx
@@ -140,7 +139,7 @@ func (p *Periodic) bridge(ctx context.Context, run *periodicRun, j *periodicJob,
 	if err != nil || !won {
 		// Retried, or checked after the grace period, on a goroutine, as a
 		// firing's failed or lost claim is: the winner may have died.
-		run.takeUpLater(p, j, tick, false)
+		run.takeUpLater(p, j, tick)
 		return
 	}
 	if err := p.scheduleTick(ctx, j, tick); err != nil {
@@ -151,57 +150,47 @@ func (p *Periodic) bridge(ctx context.Context, run *periodicRun, j *periodicJob,
 // fire runs on gocron's goroutine at each tick.
 func (p *Periodic) fire(ctx context.Context, j *periodicJob) {
 	if tick := j.fireTick(p.o.clock.Now()); !tick.IsZero() {
-		p.takeUp(ctx, j, tick, false)
+		p.takeUp(ctx, j, tick, false, nil)
 	}
 }
 
-// takeUp claims tick (unless won says this instance holds the claim, and
-// has just failed to store it) and stores its reminder, or checks that the
-// claim's winner did (handleTick). It retries while the store or the
-// scheduler is unavailable, with backoff, until the next tick supersedes
-// this one.
-func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, won bool) {
+// takeUp claims tick (unless won says this instance holds the claim) and
+// stores its reminder, or checks that the claim's winner did
+// (handleTick). It retries while the store or the scheduler is
+// unavailable, with backoff, until the next tick supersedes this one.
+// failed is the error of a store that just failed (Start's, handed over),
+// or nil: the first try is then made at once.
+func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, won bool, failed error) {
 	defer func() {
 		if v := recover(); v != nil {
 			p.o.logger.LogAttrs(ctx, slog.LevelError, "recurring reminder: panic", slog.String("periodic", j.name), slog.Any("panic", v))
 		}
 	}()
-	superseded := func(backoff time.Duration, err error) bool {
-		if !p.superseded(j, tick, backoff) {
-			return false
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		if failed == nil {
+			failed = p.handleTick(ctx, j, tick, &won)
+			if failed == nil || ctx.Err() != nil {
+				return
+			}
+			if !errors.Is(failed, ErrUnavailable) {
+				// An invalid reminder from build, or (eager scheduler) the
+				// handler's final error: retrying would not help.
+				p.logTick(ctx, slog.LevelError, "recurring reminder: not stored", j, tick, failed)
+				return
+			}
 		}
-		p.logTick(ctx, slog.LevelError, "recurring reminder: tick given up, the next one supersedes it", j, tick, err)
-		return true
-	}
-	backoff := 100 * time.Millisecond
-	if won {
-		// Handed over by Start after a failed store: back off first.
-		if superseded(backoff, ErrUnavailable) || p.sleep(ctx, backoff) != nil || p.handled(ctx, j, tick) {
+		if p.superseded(j, tick, backoff) {
+			p.logTick(ctx, slog.LevelError, "recurring reminder: tick given up, the next one supersedes it", j, tick, failed)
 			return
 		}
-		backoff *= 2
-	}
-	for ; ; backoff = min(2*backoff, 5*time.Second) {
-		err := p.handleTick(ctx, j, tick, &won)
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		if !errors.Is(err, ErrUnavailable) {
-			// An invalid reminder from build, or (eager scheduler) the
-			// handler's final error: retrying would not help.
-			p.logTick(ctx, slog.LevelError, "recurring reminder: not stored", j, tick, err)
-			return
-		}
-		if superseded(backoff, err) {
-			return
-		}
-		p.logTick(ctx, slog.LevelWarn, "recurring reminder: retrying", j, tick, err)
+		p.logTick(ctx, slog.LevelWarn, "recurring reminder: retrying", j, tick, failed)
 		if p.sleep(ctx, backoff) != nil {
 			return
 		}
 		if won && p.handled(ctx, j, tick) {
 			return
 		}
+		failed = nil
 	}
 }
 
