@@ -33,7 +33,16 @@ func gatherFamily(t testing.TB, g prometheus.Gatherer, name string) *dto.MetricF
 // a family without a kind label).
 func metric(t testing.TB, c prometheus.Collector, name, kind string) *dto.Metric {
 	t.Helper()
-	for _, m := range family(t, c, name).GetMetric() {
+	m := series(family(t, c, name), kind)
+	if m == nil {
+		require.Failf(t, "series not found", "%s{kind=%q}", name, kind)
+	}
+	return m
+}
+
+// series returns the series of f whose kind label is kind, or nil.
+func series(f *dto.MetricFamily, kind string) *dto.Metric {
+	for _, m := range f.GetMetric() {
 		got := ""
 		for _, l := range m.GetLabel() {
 			if l.GetName() == "kind" {
@@ -44,7 +53,6 @@ func metric(t testing.TB, c prometheus.Collector, name, kind string) *dto.Metric
 			return m
 		}
 	}
-	require.Failf(t, "series not found", "%s{kind=%q}", name, kind)
 	return nil
 }
 
@@ -57,15 +65,8 @@ func polledCounter(t testing.TB, c prometheus.Collector, name, kind string) floa
 	families, err := gatherOnce(t, c).Gather()
 	require.NoError(t, err)
 	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "kind" && l.GetValue() == kind {
-					return m.GetCounter().GetValue()
-				}
-			}
+		if f.GetName() == name {
+			return series(f, kind).GetCounter().GetValue() // nil-safe: 0
 		}
 	}
 	return 0
