@@ -35,7 +35,10 @@ type PaymentPayload struct {
 }
 
 var (
-	amountRE   = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,2})?$`)
+	// amountRE is a canonical decimal: no sign, no leading zero before
+	// another digit ("007.5" would be stored and shown as given), at most
+	// 12 integer and 2 fraction digits.
+	amountRE   = regexp.MustCompile(`^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$`)
 	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
