@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/labstack/echo/v4"
@@ -67,10 +68,10 @@ func newHandler(a *api.API) http.Handler {
 	}, bearer(a))
 	appts.PUT("/:id", func(c echo.Context) error {
 		return write(c, a.RescheduleAppointment(c.Request().Context(), caller(c), c.Param("id"), c.Request().Body))
-	}, bearer(a))
+	}, oneSegment, bearer(a))
 	appts.DELETE("/:id", func(c echo.Context) error {
 		return write(c, a.CancelAppointment(c.Request().Context(), caller(c), c.Param("id")))
-	}, bearer(a))
+	}, oneSegment, bearer(a))
 	e.POST("/payments", func(c echo.Context) error {
 		return write(c, a.CreatePayment(c.Request().Context(), caller(c), c.Request().Body))
 	}, bearer(a))
@@ -78,6 +79,18 @@ func newHandler(a *api.API) http.Handler {
 }
 
 const principalKey = "principal"
+
+// oneSegment answers 404 when the id parameter holds a '/': Echo's final
+// path parameter takes the rest of the path, so /appointments/x/ would
+// reach the route with id "x/", where the other routers find no route.
+func oneSegment(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if strings.Contains(c.Param("id"), "/") {
+			return echo.ErrNotFound
+		}
+		return next(c)
+	}
+}
 
 // bearer is the access-token middleware: it answers 401 (500 when the
 // session store fails: fail closed) or stores the caller in the Echo

@@ -24,9 +24,8 @@ func testRouting(t *testing.T, h NewHandler) {
 
 	// A method a known path does not take is the router's own 405. A path
 	// with a trailing slash is another, unknown path: 404, not a redirect
-	// to the route without it (Gin's default). Not after a final path
-	// parameter: Echo's takes the rest of the path, slashes included, so
-	// PUT /appointments/x/ reaches the route there (id "x/").
+	// to the route without it (Gin's default), and after a final path
+	// parameter too (Echo's takes the rest of the path, slashes included).
 	for _, tc := range []struct {
 		what, method, path string
 		want               int
@@ -39,6 +38,9 @@ func testRouting(t *testing.T, h NewHandler) {
 		{"trailing slash", "POST", "/auth/login/", http.StatusNotFound},
 		{"trailing slash", "POST", "/appointments/", http.StatusNotFound},
 		{"trailing slash", "POST", "/payments/", http.StatusNotFound},
+		{"trailing slash", "PUT", "/appointments/x/", http.StatusNotFound},
+		{"trailing slash", "DELETE", "/appointments/x/", http.StatusNotFound},
+		{"two segments", "DELETE", "/appointments/x/y", http.StatusNotFound},
 	} {
 		t.Run(tc.what+" "+tc.method+" "+tc.path, func(t *testing.T) {
 			r := s.Do(tc.method, tc.path, "", "")
