@@ -82,7 +82,6 @@ local function revoke_family(fam)
       end
     end
   end
-  expire_index(index)
   return n
 end
 
@@ -173,12 +172,14 @@ local old_exp = string.format('%.0f', old.exp)
 local old_ttl = string.format('%.0f', old.exp - now)
 -- The family in Go's encoding, as Remember writes it, so that every value
 -- of a family starts with the same bytes (see revoke_family).
-redis.call('SET', next_key, ARGV[5] .. json_string(old.fam) .. ARGV[6], 'PXAT', ARGV[7])
+-- The successor's TTL is a length too, as in remember.lua.
+redis.call('SET', next_key, ARGV[5] .. json_string(old.fam) .. ARGV[6],
+  'PX', string.format('%.0f', tonumber(ARGV[7]) - now))
 redis.call('ZADD', index, ARGV[7], ARGV[4])
 redis.call('DEL', old_key)
 redis.call('ZREM', index, ARGV[3])
 redis.call('SET', old_tomb,
   cjson.encode({next = ARGV[4], at = ARGV[1], exp = old_exp, fam = old.fam, call = ARGV[10]}),
   'PX', old_ttl)
-expire_index(index)
+cover_index(index, now)
 return {'rotated', old.fam}

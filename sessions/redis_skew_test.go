@@ -1,0 +1,165 @@
+package sessions_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sytefy/kit/internal/redistest"
+	"github.com/sytefy/kit/sessions"
+)
+
+// Clock skew: the store's clock (WithClock) is the one that judges expiry,
+// whatever Redis's clock and other instances' clocks say. These tests give
+// stores clocks a minute from Redis's, and from each other.
+
+// TestRedisLivesByStoreClock: the store's clock runs a minute behind
+// Redis's. A session that expires in 30 s by it is already over by
+// Redis's; Remember and Rotate must still keep it until its expiry by the
+// store's clock (a TTL counted from now, not PXAT, which Redis judges by
+// its own clock and would end at once).
+func TestRedisLivesByStoreClock(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	now := time.Now().Add(-time.Minute)
+	s := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix),
+		sessions.WithClock(func() time.Time { return now }))
+	ctx := context.Background()
+
+	require.NoError(t, s.Remember(ctx, sessions.Session{ID: "a", UserID: "u", ExpiresAt: now.Add(30 * time.Second)}))
+	active, err := s.IsActive(ctx, "u", "a")
+	require.NoError(t, err)
+	assert.True(t, active, "Remember: the session ended before its expiry by the store's clock")
+
+	_, err = s.Rotate(ctx, "u", "a", sessions.Session{ID: "b", ExpiresAt: now.Add(30 * time.Second)})
+	require.NoError(t, err)
+	active, err = s.IsActive(ctx, "u", "b")
+	require.NoError(t, err)
+	assert.True(t, active, "Rotate: the successor ended before its expiry by the store's clock")
+
+	list, err := s.ListForUser(ctx, "u")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "b", list[0].ID)
+}
+
+// TestRedisIndexOutlivesSkewedKeys: a session key written by an instance
+// whose clock runs behind lives longer, on Redis's clock, than its expiry
+// read on an instance whose clock runs ahead. When the instance ahead
+// writes to the same index, it must not cut the index's TTL below that
+// key's, or the key would outlive the index and RevokeAllForUser, which
+// walks the index, would leave the session active.
+func TestRedisIndexOutlivesSkewedKeys(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	now := time.Now()
+	behind := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix),
+		sessions.WithClock(func() time.Time { return now.Add(-time.Minute) }))
+	ahead := newRedisStore(t, r.NewClient(t), sessions.WithKeyPrefix(r.Prefix),
+		sessions.WithClock(func() time.Time { return now.Add(time.Minute) }))
+	ctx := context.Background()
+
+	// s1's key lives 121 s on Redis's clock; by the clock ahead, s1 has 1 s
+	// left, and s2 ends before it.
+	exp := now.Add(61 * time.Second)
+	require.NoError(t, behind.Remember(ctx, sessions.Session{ID: "s1", UserID: "u", ExpiresAt: exp}))
+	require.NoError(t, ahead.Remember(ctx, sessions.Session{ID: "s2", UserID: "u", ExpiresAt: exp.Add(-time.Millisecond)}))
+	r.FastForward(1500 * time.Millisecond)
+
+	_, err := behind.RevokeAllForUser(ctx, "u")
+	require.NoError(t, err)
+	active, err := behind.IsActive(ctx, "u", "s1")
+	require.NoError(t, err)
+	assert.False(t, active, "a session outlived RevokeAllForUser")
+}
+
+// TestRedisRevokeAllUnderClockSkew: an instance whose clock runs ahead
+// prunes a session from the index before Redis expires its key; the key
+// must go with it, or an instance whose clock runs behind would still
+// see the session active after RevokeAllForUser (the index no longer
+// finds it).
+func TestRedisRevokeAllUnderClockSkew(t *testing.T) {
+	r := redistest.New(t)
+	now := time.Now()
+	ahead := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix),
+		sessions.WithClock(func() time.Time { return now.Add(time.Minute) }))
+	behind := newRedisStore(t, r.NewClient(t), sessions.WithKeyPrefix(r.Prefix),
+		sessions.WithClock(func() time.Time { return now }))
+	ctx := context.Background()
+
+	require.NoError(t, behind.Remember(ctx, sessions.Session{ID: "s1", UserID: "u", ExpiresAt: now.Add(30 * time.Second)}))
+	_, err := ahead.ListForUser(ctx, "u") // prunes s1: expired by its clock
+	require.NoError(t, err)
+	_, err = behind.RevokeAllForUser(ctx, "u")
+	require.NoError(t, err)
+	ok, err := behind.IsActive(ctx, "u", "s1")
+	require.NoError(t, err)
+	assert.False(t, ok, "a session outlived RevokeAllForUser")
+}
+
+// TestRedisReuseUnderClockSkew: the store's clock runs a minute behind
+// Redis's. A rotated token is presented again before it expires by the
+// store's clock but after it would have by Redis's: its tombstone must
+// still be there, or the replay would be taken for an unknown token and
+// its family, the successor included, left alive.
+func TestRedisReuseUnderClockSkew(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	now := time.Now()
+	s := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix),
+		sessions.WithClock(func() time.Time { return now.Add(-time.Minute) }))
+	ctx := context.Background()
+
+	// 63s from the store's now: 3s from Redis's.
+	require.NoError(t, s.Remember(ctx, sessions.Session{ID: "x", UserID: "u", ExpiresAt: now.Add(3 * time.Second)}))
+	_, err := s.Rotate(ctx, "u", "x", sessions.Session{ID: "y", ExpiresAt: now.Add(time.Hour)})
+	require.NoError(t, err)
+	r.FastForward(4 * time.Second)
+
+	_, err = s.Rotate(ctx, "u", "x", sessions.Session{ID: "w", ExpiresAt: now.Add(time.Hour)})
+	require.ErrorIs(t, err, sessions.ErrReuseDetected)
+	active, err := s.IsActive(ctx, "u", "y")
+	require.NoError(t, err)
+	assert.False(t, active, "the family outlived reuse")
+}
+
+// TestRedisNextIDFreeByStoreClock: the store's clock runs a minute ahead
+// of Redis's. A rotated session's tombstone, expired by the store's clock
+// though Redis still keeps it, no longer holds its ID: reusing the ID as a
+// successor works, as on the memory store.
+func TestRedisNextIDFreeByStoreClock(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	now := time.Now().Add(time.Minute).Truncate(time.Millisecond)
+	clock := func() time.Time { return now }
+	s := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix), sessions.WithClock(clock))
+	m, err := sessions.NewMemoryStore(sessions.WithClock(clock))
+	require.NoError(t, err)
+	ctx := context.Background()
+	start := now
+	for name, st := range map[string]sessions.Store{"redis": s, "memory": m} {
+		now = start
+		require.NoError(t, st.Remember(ctx, sessions.Session{ID: "x", UserID: "u", ExpiresAt: now.Add(100 * time.Millisecond)}), name)
+		_, err := st.Rotate(ctx, "u", "x", sessions.Session{ID: "y", ExpiresAt: now.Add(time.Hour)})
+		require.NoError(t, err, name)
+		now = now.Add(200 * time.Millisecond) // x's tombstone has expired by the store's clock
+		require.NoError(t, st.Remember(ctx, sessions.Session{ID: "z", UserID: "u", ExpiresAt: now.Add(time.Hour)}), name)
+		_, err = st.Rotate(ctx, "u", "z", sessions.Session{ID: "x", ExpiresAt: now.Add(time.Hour)})
+		assert.NoError(t, err, "%s: x is free again", name)
+	}
+
+	// The old tombstone went with it: an instance whose clock runs behind,
+	// by which it would still be live, takes the reused ID, once revoked,
+	// for an unknown one, not for reuse of the old family (y's).
+	require.NoError(t, s.Revoke(ctx, "u", "x"))
+	behind := newRedisStore(t, r.NewClient(t), sessions.WithKeyPrefix(r.Prefix),
+		sessions.WithClock(func() time.Time { return start }))
+	_, err = behind.Rotate(ctx, "u", "x", sessions.Session{ID: "w", ExpiresAt: start.Add(time.Hour)})
+	require.ErrorIs(t, err, sessions.ErrNotActive)
+	active, err := behind.IsActive(ctx, "u", "y")
+	require.NoError(t, err)
+	assert.True(t, active, "an unrelated family was revoked")
+}
