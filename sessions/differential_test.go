@@ -59,8 +59,9 @@ func fmtList(l []sessions.Session, err error) string {
 // TestMemoryAndRedisAgree runs random operation sequences on a
 // MemoryStore and a RedisStore driven by one clock and compares every
 // answer, error messages and listings included. It needs the server's
-// clock to advance with the stores' (Redis runs TTLs down on its own): miniredis, whose
-// time is set with SetTime and whose TTLs run down only by FastForward.
+// clock to advance with the stores' (Redis runs TTLs down on its own):
+// miniredis, whose time is set with SetTime and whose TTLs run down only
+// by FastForward.
 // DIFF_SEEDS sets the number of sequences.
 func TestMemoryAndRedisAgree(t *testing.T) {
 	users := []string{"u", "a}:b", "a"}
