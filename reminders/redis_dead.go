@@ -40,7 +40,8 @@ func (s *RedisScheduler) DeleteDead(ctx context.Context, id string) error {
 // nothing else trims, to run now and then. It deletes shard by shard, at
 // most 500 reminders a script call, so Redis is never blocked for long.
 // It returns an error wrapping ErrUnavailable when Redis fails or ctx ends
-// first, with the count deleted until then; calling it again is safe.
+// first, with the count deleted until then; calling it again is safe. Any
+// time is accepted: one after year 287,000 deletes every dead reminder.
 func (s *RedisScheduler) PurgeDead(ctx context.Context, diedBefore time.Time) (int, error) {
 	total := 0
 	for sh := range s.keys {
@@ -63,13 +64,19 @@ func (s *RedisScheduler) PurgeDead(ctx context.Context, diedBefore time.Time) (i
 	return total, nil
 }
 
-// cutMillis is diedBefore in Unix ms, rounded up: the script deletes what
-// died before it (exclusive), and a DiedAt in diedBefore's millisecond but
-// before it died before it.
+// cutMillis is diedBefore in Unix ms, rounded up as dueMillis rounds: the
+// script deletes what died before it (exclusive), and a DiedAt in
+// diedBefore's millisecond but before it died before it. A time out of
+// dueInRange is clamped to its end, which every DiedAt is within: a cut
+// past year 287,000 deletes every dead reminder, one before -287,000 none,
+// where Unix ms would wrap for times past year 292 million.
 func cutMillis(t time.Time) int64 {
-	ms := t.UnixMilli()
-	if t.Sub(time.UnixMilli(ms)) > 0 {
-		ms++
+	switch {
+	case dueInRange(t):
+		return dueMillis(t)
+	case t.Unix() > 0:
+		return maxDueMillis
+	default:
+		return -maxDueMillis
 	}
-	return ms
 }

@@ -117,3 +117,21 @@ func TestRedisPurgeDead(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 }
+
+// TestRedisPurgeDeadFarCut: a cut beyond the range of Unix ms (past year
+// 292 million, where UnixMilli wraps to the past) still deletes every dead
+// reminder, and one as far in the past deletes none.
+func TestRedisPurgeDeadFarCut(t *testing.T) {
+	t.Parallel()
+	_, s := newRedis(t, reminders.WithMaxRetries(0))
+	ctx := bg(t)
+	deadLetters(t, s, "a", "b")
+	farPast := time.Unix(-1<<62, 0)
+	n, err := s.PurgeDead(ctx, farPast)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	farFuture := time.Unix(1<<62, 0)
+	n, err = s.PurgeDead(ctx, farFuture)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+}
