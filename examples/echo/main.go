@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -67,10 +68,10 @@ func newHandler(a *api.API) http.Handler {
 		return write(c, a.CreateAppointment(c.Request().Context(), caller(c), c.Request().Body))
 	}, bearer(a))
 	appts.PUT("/:id", func(c echo.Context) error {
-		return write(c, a.RescheduleAppointment(c.Request().Context(), caller(c), c.Param("id"), c.Request().Body))
+		return write(c, a.RescheduleAppointment(c.Request().Context(), caller(c), pathID(c), c.Request().Body))
 	}, oneSegment, bearer(a))
 	appts.DELETE("/:id", func(c echo.Context) error {
-		return write(c, a.CancelAppointment(c.Request().Context(), caller(c), c.Param("id")))
+		return write(c, a.CancelAppointment(c.Request().Context(), caller(c), pathID(c)))
 	}, oneSegment, bearer(a))
 	e.POST("/payments", func(c echo.Context) error {
 		return write(c, a.CreatePayment(c.Request().Context(), caller(c), c.Request().Body))
@@ -106,6 +107,18 @@ func bearer(a *api.API) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// pathID is the id parameter decoded, as net/http and Gin give it: Echo
+// routes on the escaped path when there is one (URL.RawPath), so its
+// parameter is raw. net/http has answered 400 to a bad escape before
+// routing; one left stays as it is.
+func pathID(c echo.Context) string {
+	raw := c.Param("id")
+	if id, err := url.PathUnescape(raw); err == nil {
+		return id
+	}
+	return raw
 }
 
 // caller is the Principal bearer stored.

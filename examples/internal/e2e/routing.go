@@ -1,14 +1,17 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // testRouting: the four routers answer alike where their defaults differ.
-// Every case comes before authentication, so no token is sent.
+// Every case but the last comes before authentication, so no token is sent.
 func testRouting(t *testing.T, h NewHandler) {
 	s := Start(t, h, nil)
 
@@ -47,4 +50,24 @@ func testRouting(t *testing.T, h NewHandler) {
 			assert.Equal(t, tc.want, r.Status, "%s", r.Body)
 		})
 	}
+
+	// A path parameter is the decoded segment, as net/http and Gin give
+	// it; chi and Echo give it raw (they route on the escaped path) and
+	// their handlers decode it.
+	t.Run("percent-encoded id", func(t *testing.T) {
+		tok := s.Login("demo", "demo")
+		r := s.Do("POST", "/appointments", tok.AccessToken,
+			map[string]string{"title": "t", "at": stamp(time.Now().Add(time.Hour))})
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+		var a Appointment
+		r.JSON(t, &a)
+		escaped := fmt.Sprintf("%%%02X%s", a.ID[0], a.ID[1:])
+		r = s.Do("PUT", "/appointments/"+escaped, tok.AccessToken,
+			map[string]string{"at": stamp(time.Now().Add(2 * time.Hour))})
+		assert.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		r = s.Do("DELETE", "/appointments/"+escaped, tok.AccessToken, nil)
+		assert.Equal(t, http.StatusNoContent, r.Status, "%s", r.Body)
+		r = s.Do("DELETE", "/appointments/"+a.ID, tok.AccessToken, nil)
+		assert.Equal(t, http.StatusNotFound, r.Status, "cancelled already: %s", r.Body)
+	})
 }
