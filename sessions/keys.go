@@ -5,15 +5,10 @@ import "strings"
 // Redis key layout, for prefix "refresh" and user u:
 //
 //	refresh:{u}              index: sorted set of the user's session members,
-//	                         score = expiry (Unix ms); TTL covers its last
-//	refresh:{u}:<jti>        session: JSON value, TTL until its expiry
-//	refresh:{u}:rotated:<jti> tombstone of a rotated session, TTL until the
-//	                         rotated session's expiry
-//
-// Every TTL is set as a length (PX, PEXPIRE) from the writer's clock, not
-// as an instant (PXAT): Redis counts an instant on its own clock, which may
-// run ahead of the writer's and end a session early (scripts/lib.lua
-// cover_index).
+//	                         score = expiry (Unix ms)
+//	refresh:{u}:<jti>        session: JSON value, PXAT its expiry
+//	refresh:{u}:rotated:<jti> tombstone of a rotated session, until its
+//	                         expiry by both Redis's clock and the rotator's
 //
 // u and jti are escaped (see escape), so that the user's part is exactly
 // what lies between the first '{' and the first '}' — Redis Cluster's hash

@@ -140,8 +140,13 @@ func WithLogger(l *slog.Logger) Option {
 // WithClock sets the clock behind every "now" the store decides:
 // validation, expiry checks, pruning, the rotation grace, and the memory
 // store's expiry. The Redis store sends its readings to Redis in Unix
-// milliseconds; Redis's own clock only drives key TTLs, which are set to
-// the sessions' absolute expiries. Default: time.Now.
+// milliseconds; Redis's own clock only drives key TTLs. A session key and
+// its user's index expire at the session's expiry by Redis's clock (PXAT,
+// PEXPIREAT: one clock for both, so the index always outlives the keys it
+// finds), so a store whose clock runs d behind Redis's finds a session
+// gone up to d before its ExpiresAt: it fails closed, never late. A
+// rotated session's tombstone lasts until its expiry by both clocks, so
+// reuse detection holds on either. Default: time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error {
 		if now == nil {

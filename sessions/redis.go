@@ -12,7 +12,7 @@ import (
 // RedisStore is a Store on Redis or Redis Cluster, shared by every instance
 // of an application. Each write is one Lua script over the keys of one
 // user (one hash slot), so it is atomic and one round trip; IsActive is
-// one GET. Keys expire with their sessions (by TTL): no sweeper.
+// one GET. Keys expire with their sessions (PXAT/PEXPIREAT): no sweeper.
 // The package documentation shows the key layout.
 //
 // It fails closed: a Redis error or an ended context makes every method
@@ -66,9 +66,9 @@ func NewRedisStore(client redis.UniversalClient, opts ...Option) (*RedisStore, e
 	return &RedisStore{core: core{o: o}, client: client, keys: keyspace{prefix: o.prefix}, scripts: newScripts()}, nil
 }
 
-// Remember implements Store: one script writes the session key (its TTL
-// the time left until its expiry) and its index entry together, so
-// RevokeAllForUser always finds it.
+// Remember implements Store: one script writes the session key (PXAT its
+// expiry) and its index entry together, so RevokeAllForUser always finds
+// it.
 func (s *RedisStore) Remember(ctx context.Context, sess Session) error {
 	now := s.now()
 	sess, err := prepare(sess, now, "")

@@ -16,42 +16,41 @@ import (
 // whatever Redis's clock and other instances' clocks say. These tests give
 // stores clocks a minute from Redis's, and from each other.
 
-// TestRedisLivesByStoreClock: the store's clock runs a minute behind
-// Redis's. A session that expires in 30 s by it is already over by
-// Redis's; Remember and Rotate must still keep it until its expiry by the
-// store's clock (a TTL counted from now, not PXAT, which Redis judges by
-// its own clock and would end at once).
-func TestRedisLivesByStoreClock(t *testing.T) {
+// TestRedisReuseWhenRotatorAhead: the instance that rotates runs 500 ms
+// ahead of Redis and of another instance. A replay of the rotated token on
+// the other instance, while the token is still live by that one's clock,
+// must find the tombstone and revoke the family: a tombstone that lasted
+// only until the token's expiry by the rotator's clock would be gone.
+func TestRedisReuseWhenRotatorAhead(t *testing.T) {
 	t.Parallel()
 	r := redistest.New(t)
-	now := time.Now().Add(-time.Minute)
-	s := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix),
-		sessions.WithClock(func() time.Time { return now }))
+	now := time.Now().Truncate(time.Millisecond)
+	ahead := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix),
+		sessions.WithClock(func() time.Time { return now.Add(500 * time.Millisecond) }))
+	readerNow := now
+	reader := newRedisStore(t, r.NewClient(t), sessions.WithKeyPrefix(r.Prefix),
+		sessions.WithClock(func() time.Time { return readerNow }))
 	ctx := context.Background()
 
-	require.NoError(t, s.Remember(ctx, sessions.Session{ID: "a", UserID: "u", ExpiresAt: now.Add(30 * time.Second)}))
-	active, err := s.IsActive(ctx, "u", "a")
+	require.NoError(t, ahead.Remember(ctx, sessions.Session{ID: "x", UserID: "u", ExpiresAt: now.Add(900 * time.Millisecond)}))
+	_, err := ahead.Rotate(ctx, "u", "x", sessions.Session{ID: "y", ExpiresAt: now.Add(time.Hour)})
 	require.NoError(t, err)
-	assert.True(t, active, "Remember: the session ended before its expiry by the store's clock")
+	r.FastForward(500 * time.Millisecond)
+	readerNow = now.Add(500 * time.Millisecond) // x has 400 ms left by the reader's clock
 
-	_, err = s.Rotate(ctx, "u", "a", sessions.Session{ID: "b", ExpiresAt: now.Add(30 * time.Second)})
+	_, err = reader.Rotate(ctx, "u", "x", sessions.Session{ID: "w", ExpiresAt: readerNow.Add(time.Hour)})
+	require.ErrorIs(t, err, sessions.ErrReuseDetected)
+	active, err := reader.IsActive(ctx, "u", "y")
 	require.NoError(t, err)
-	active, err = s.IsActive(ctx, "u", "b")
-	require.NoError(t, err)
-	assert.True(t, active, "Rotate: the successor ended before its expiry by the store's clock")
-
-	list, err := s.ListForUser(ctx, "u")
-	require.NoError(t, err)
-	require.Len(t, list, 1)
-	assert.Equal(t, "b", list[0].ID)
+	assert.False(t, active, "the family outlived a replay of its rotated token")
 }
 
-// TestRedisIndexOutlivesSkewedKeys: a session key written by an instance
-// whose clock runs behind lives longer, on Redis's clock, than its expiry
-// read on an instance whose clock runs ahead. When the instance ahead
-// writes to the same index, it must not cut the index's TTL below that
-// key's, or the key would outlive the index and RevokeAllForUser, which
-// walks the index, would leave the session active.
+// TestRedisIndexOutlivesSkewedKeys: instances whose clocks run two
+// minutes apart write sessions of one user. Whatever each one's clock, no
+// session key may outlive the user's index, or RevokeAllForUser, which
+// walks the index, would leave that session active. (Both expire on
+// Redis's clock; had each writer set TTLs from its own clock, the one
+// ahead would cut the index below the key of the one behind.)
 func TestRedisIndexOutlivesSkewedKeys(t *testing.T) {
 	t.Parallel()
 	r := redistest.New(t)
@@ -62,8 +61,8 @@ func TestRedisIndexOutlivesSkewedKeys(t *testing.T) {
 		sessions.WithClock(func() time.Time { return now.Add(time.Minute) }))
 	ctx := context.Background()
 
-	// s1's key lives 121 s on Redis's clock; by the clock ahead, s1 has 1 s
-	// left, and s2 ends before it.
+	// By the clock ahead, s1 has 1 s left, and s2 ends before it; by the
+	// clock behind, s1 has 121 s.
 	exp := now.Add(61 * time.Second)
 	require.NoError(t, behind.Remember(ctx, sessions.Session{ID: "s1", UserID: "u", ExpiresAt: exp}))
 	require.NoError(t, ahead.Remember(ctx, sessions.Session{ID: "s2", UserID: "u", ExpiresAt: exp.Add(-time.Millisecond)}))

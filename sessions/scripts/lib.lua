@@ -18,25 +18,12 @@ local function prune(index, now)
   end
 end
 
--- cover_index makes the index outlive every session key in it, so that
--- RevokeAllForUser, which walks the index, finds every key. Session keys
--- get a TTL, a length counted on Redis's clock from the write, of their
--- expiry minus now by the writer's clock: each lasts until its expiry by
--- that clock, however far Redis's clock is from it. The index's TTL is
--- raised, never lowered, to cover its last member by this clock: a writer
--- whose clock runs ahead would otherwise cut it below a key written by
--- one whose clock runs behind. So an index can outlive its sessions, until
--- the latest expiry it has held; prune empties it as it is touched, and
--- Redis deletes a sorted set that becomes empty. now is after every
--- member's score: prune has run.
-local function cover_index(index, now)
+-- expire_index makes the index expire with its last session. Redis deletes
+-- a sorted set that becomes empty, so an empty index needs nothing.
+local function expire_index(index)
   local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
   if last[2] then
-    local ttl = tonumber(last[2]) - now
-    local cur = redis.call('PTTL', index)
-    if cur < 0 or cur < ttl then
-      redis.call('PEXPIRE', index, string.format('%.0f', ttl))
-    end
+    redis.call('PEXPIREAT', index, last[2])
   end
 end
 

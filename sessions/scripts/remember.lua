@@ -9,13 +9,10 @@
 -- ARGV[5]  max sessions per user
 -- Returns: the number of other sessions evicted (integer).
 local index, key = KEYS[1], KEYS[2]
-local now, member, exp, max = tonumber(ARGV[1]), ARGV[2], ARGV[4], tonumber(ARGV[5])
+local member, exp, max = ARGV[2], ARGV[4], tonumber(ARGV[5])
 
 prune(index, ARGV[1])
--- A TTL of the time left by the caller's clock, not PXAT exp: Redis
--- would judge an instant by its own clock, and end the session early, or
--- at once, when that runs ahead of the caller's (see cover_index).
-redis.call('SET', key, ARGV[3], 'PX', string.format('%.0f', tonumber(exp) - now))
+redis.call('SET', key, ARGV[3], 'PXAT', exp)
 redis.call('ZADD', index, exp, member)
 
 local evicted = 0
@@ -31,5 +28,5 @@ if over > 0 then
     end
   end
 end
-cover_index(index, now)
+expire_index(index)
 return evicted

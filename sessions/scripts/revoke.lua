@@ -17,4 +17,5 @@ end
 -- A corrupt value goes too: it could never be active.
 redis.call('DEL', key)
 redis.call('ZREM', index, ARGV[2])
+expire_index(index)
 return n

@@ -82,6 +82,7 @@ local function revoke_family(fam)
       end
     end
   end
+  expire_index(index)
   return n
 end
 
@@ -164,22 +165,26 @@ if ntraw then
 end
 
 local old_exp = string.format('%.0f', old.exp)
--- The tombstone's TTL is a length, not an instant: Redis counts it on its
--- own clock from now, so the tombstone lasts until old's expiry by the
--- caller's clock (ARGV[1]), however far Redis's clock is from it. (At old's
--- expiry by Redis's clock, PXAT, it would vanish early, and reuse go
--- unseen, on a Redis whose clock is ahead.)
-local old_ttl = string.format('%.0f', old.exp - now)
+-- The tombstone lasts until old's expiry by both clocks, the caller's
+-- (ARGV[1]) and Redis's (TIME), whichever reads earlier: a TTL, which Redis
+-- counts on its own clock, of old's expiry minus the earlier reading. Old
+-- was live for an instance whose clock agrees with either, and a replay
+-- there must find the tombstone: at old's expiry by Redis's clock alone
+-- (PXAT) it would vanish early for a caller behind Redis, and at old's
+-- expiry by the caller's clock alone for instances behind the caller.
+-- Tombstones are not in the index, so their TTLs need not match its clock.
+-- TIME in a script needs effects replication: the default since Redis 5.
+local time = redis.call('TIME')
+local earlier = math.min(now, tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
+local old_ttl = string.format('%.0f', old.exp - earlier)
 -- The family in Go's encoding, as Remember writes it, so that every value
 -- of a family starts with the same bytes (see revoke_family).
--- The successor's TTL is a length too, as in remember.lua.
-redis.call('SET', next_key, ARGV[5] .. json_string(old.fam) .. ARGV[6],
-  'PX', string.format('%.0f', tonumber(ARGV[7]) - now))
+redis.call('SET', next_key, ARGV[5] .. json_string(old.fam) .. ARGV[6], 'PXAT', ARGV[7])
 redis.call('ZADD', index, ARGV[7], ARGV[4])
 redis.call('DEL', old_key)
 redis.call('ZREM', index, ARGV[3])
 redis.call('SET', old_tomb,
   cjson.encode({next = ARGV[4], at = ARGV[1], exp = old_exp, fam = old.fam, call = ARGV[10]}),
   'PX', old_ttl)
-cover_index(index, now)
+expire_index(index)
 return {'rotated', old.fam}

@@ -188,6 +188,11 @@ func testNothingLeftAfterExpiry(t *testing.T, nh NewHarness) {
 	require.NoError(t, err)
 	_, err = e.rotate(e.s, "v", "c", "c3", 300*time.Millisecond)
 	require.NoError(t, err, "grace")
+	// A revoked session does not keep its user's index alive: the index
+	// goes with the last session left, untouched from then on.
+	e.remember(e.session("w", "short", 200*time.Millisecond))
+	e.remember(e.session("w", "long", time.Hour))
+	require.NoError(t, e.s.Revoke(e.ctx, "w", "long"))
 	require.NotEmpty(t, e.keys())
 
 	e.step(350 * time.Millisecond)
