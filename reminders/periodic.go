@@ -159,8 +159,8 @@ func defaultTickStore(s Scheduler) TickStore {
 // the tick). Periodic sets the ID, overwriting any. build must be
 // deterministic in the tick, since any instance may call it.
 //
-// name is 1..224 bytes without control characters, unique in this
-// Periodic, and the same in every instance. Register returns an error
+// name is 1..224 bytes of valid UTF-8 without control characters, unique
+// in this Periodic, and the same in every instance. Register returns an error
 // wrapping ErrInvalid, naming the problem, for a bad name or definition,
 // a nil build, or when called while the Periodic runs. build itself runs
 // only at ticks: a reminder it returns that Schedule refuses (an empty

@@ -14,10 +14,10 @@ import (
 // retried request or N instances scheduling the same thing store one
 // reminder.
 type Reminder struct {
-	// ID is 1..256 bytes with no control characters.
+	// ID is 1..256 bytes of valid UTF-8 with no control characters.
 	ID string
 	// Kind selects the handler, for example "appointments.send_reminder";
-	// 1..256 bytes with no control characters.
+	// 1..256 bytes of valid UTF-8 with no control characters.
 	Kind string
 	// DueAt is when the reminder becomes deliverable. It must not be zero,
 	// and must lie within ±(2^53-1) ms of 1970 (about year ±287,000); a time

@@ -361,3 +361,27 @@ func TestNewRedisStoreRefusesReplicaReads(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisFarExpiry: a session that expires in year 9999, a "never"
+// some applications use, is remembered, rotated and its replay detected,
+// on miniredis too, which overflows a TTL given as a length (PX) of more
+// than 292 years: every expiry is sent as an instant (PXAT).
+func TestRedisFarExpiry(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	s := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix))
+	ctx := context.Background()
+	never := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	require.NoError(t, s.Remember(ctx, sessions.Session{ID: "a", UserID: "u", ExpiresAt: never}))
+	active, err := s.IsActive(ctx, "u", "a")
+	require.NoError(t, err)
+	assert.True(t, active, "remembered")
+	_, err = s.Rotate(ctx, "u", "a", sessions.Session{ID: "b", ExpiresAt: never})
+	require.NoError(t, err)
+	active, err = s.IsActive(ctx, "u", "b")
+	require.NoError(t, err)
+	assert.True(t, active, "rotated")
+	_, err = s.Rotate(ctx, "u", "a", sessions.Session{ID: "c", ExpiresAt: never})
+	require.ErrorIs(t, err, sessions.ErrReuseDetected, "the tombstone is there")
+}

@@ -8,8 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// maxUnixMilli is the latest expiry accepted: 2^53-1 ms (year 285,000 or
-// so) is the largest integer a Lua number (a float64) holds exactly, and
+// maxUnixMilli is the latest expiry accepted: 2^53-1 ms (about year 287,000)
+// is the largest integer a Lua number (a float64) holds exactly, and
 // the scripts compare expiries as Lua numbers.
 const maxUnixMilli = 1<<53 - 1
 
@@ -110,7 +110,7 @@ func prepare(s Session, now time.Time, prefix string) (Session, error) {
 		return Session{}, invalid(prefix+"ExpiresAt", "not after now")
 	}
 	if exp > maxUnixMilli {
-		return Session{}, invalid(prefix+"ExpiresAt", "after year 285,000")
+		return Session{}, invalid(prefix+"ExpiresAt", "after 2^53-1 Unix ms (about year 287,000)")
 	}
 	iat := nowMs
 	if !s.IssuedAt.IsZero() {

@@ -166,17 +166,19 @@ end
 
 local old_exp = string.format('%.0f', old.exp)
 -- The tombstone lasts until old's expiry by both clocks, the caller's
--- (ARGV[1]) and Redis's (TIME), whichever reads earlier: a TTL, which Redis
--- counts on its own clock, of old's expiry minus the earlier reading. Old
--- was live for an instance whose clock agrees with either, and a replay
--- there must find the tombstone: at old's expiry by Redis's clock alone
--- (PXAT) it would vanish early for a caller behind Redis, and at old's
--- expiry by the caller's clock alone for instances behind the caller.
--- Tombstones are not in the index, so their TTLs need not match its clock.
--- TIME in a script needs effects replication: the default since Redis 5.
+-- (ARGV[1]) and Redis's (TIME): at old's expiry on Redis's clock, pushed
+-- later by however far Redis's clock runs ahead of the caller's. Old was
+-- live for an instance whose clock agrees with either, and a replay there
+-- must find the tombstone: at old's expiry by Redis's clock alone it would
+-- vanish early for a caller behind Redis, and by the caller's alone (a TTL
+-- of old.exp - now) for instances behind the caller. An instant, not a
+-- length, also keeps miniredis right: it overflows a PX of more than 292
+-- years. Tombstones are not in the index, so their expiry need not be the
+-- index's. TIME in a script needs effects replication: the default since
+-- Redis 5.
 local time = redis.call('TIME')
-local earlier = math.min(now, tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
-local old_ttl = string.format('%.0f', old.exp - earlier)
+local redis_now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local tomb_at = string.format('%.0f', old.exp + math.max(0, redis_now - now))
 -- The family in Go's encoding, as Remember writes it, so that every value
 -- of a family starts with the same bytes (see revoke_family).
 redis.call('SET', next_key, ARGV[5] .. json_string(old.fam) .. ARGV[6], 'PXAT', ARGV[7])
@@ -185,6 +187,6 @@ redis.call('DEL', old_key)
 redis.call('ZREM', index, ARGV[3])
 redis.call('SET', old_tomb,
   cjson.encode({next = ARGV[4], at = ARGV[1], exp = old_exp, fam = old.fam, call = ARGV[10]}),
-  'PX', old_ttl)
+  'PXAT', tomb_at)
 expire_index(index)
 return {'rotated', old.fam}
