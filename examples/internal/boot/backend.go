@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 
@@ -17,6 +18,11 @@ import (
 func dial(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
+		// A *url.Error quotes the whole URL, password included: only its
+		// cause is told.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	if u.Query().Has("addr") {
@@ -47,11 +53,17 @@ func startEmbedded() (*miniredis.Miniredis, error) {
 	return srv, nil
 }
 
-// redactURL is rawURL with its password replaced by "xxxxx", for logs.
+// redactURL is rawURL with its password replaced by "xxxxx", for logs:
+// the user-info's, and a password query parameter's (which go-redis
+// refuses, after the URL is logged).
 func redactURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "(unparsable URL)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

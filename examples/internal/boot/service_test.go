@@ -141,6 +141,22 @@ func TestNewRejectsBadRedisURL(t *testing.T) {
 	assert.Contains(t, err.Error(), "REDIS_URL")
 }
 
+// TestBadRedisURLKeepsPassword: the error for a REDIS_URL that does not
+// parse, or that go-redis refuses, does not show its password.
+func TestBadRedisURLKeepsPassword(t *testing.T) {
+	for _, u := range []string{
+		"redis://:s3cret%zz@127.0.0.1:1/0",
+		"redis://default:s3cret pw@127.0.0.1:1/0",
+		"redis://127.0.0.1:1/0?password=s3cret",
+	} {
+		cfg := testConfig()
+		cfg.RedisURL = u
+		_, err := boot.New(cfg)
+		require.ErrorIs(t, err, app.ErrConfig, u)
+		assert.NotContains(t, err.Error(), "s3cret", u)
+	}
+}
+
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
