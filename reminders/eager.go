@@ -166,7 +166,13 @@ func eagerDelay(o *options, n int) time.Duration {
 
 // Cancel returns an error wrapping ErrNotFound: an eager scheduler has
 // handled every reminder before Schedule returned, so none is ever pending.
+// A malformed ID (one Schedule would refuse) is ErrInvalid, as on the
+// Redis backend, so that code written against Scheduler sees one error for
+// one input.
 func (s *EagerScheduler) Cancel(_ context.Context, id string) error {
+	if err := validName("ID", id); err != nil {
+		return err
+	}
 	return fmt.Errorf("%w: reminder %q (the eager scheduler keeps nothing pending)", ErrNotFound, id)
 }
 

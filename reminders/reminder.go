@@ -73,6 +73,9 @@ type Scheduler interface {
 	// happens. An attempt already claimed by a worker is in flight, even if
 	// its handler has not started: it may still start after Cancel
 	// returns, and its outcome is ignored. It returns an error wrapping
-	// ErrNotFound when the ID is neither pending nor in flight.
+	// ErrNotFound when the ID is neither pending nor in flight, ErrInvalid
+	// for an ID Schedule would refuse (empty, too long, not UTF-8, control
+	// characters), and ErrUnavailable when the backend fails or ctx ends
+	// first.
 	Cancel(ctx context.Context, id string) error
 }

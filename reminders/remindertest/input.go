@@ -12,12 +12,15 @@ import (
 )
 
 // cancelUnknown: cancelling an ID that is neither pending nor in flight
-// is ErrNotFound.
+// is ErrNotFound; a malformed ID is ErrInvalid, on every backend.
 func (s suite) cancelUnknown(t *testing.T) {
 	sch := s.newScheduler(t, newRecorder(nil))
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	assert.ErrorIs(t, sch.Cancel(ctx, "never-scheduled"), reminders.ErrNotFound)
+	for _, id := range []string{"", strings.Repeat("x", reminders.MaxIDLen+1), "a\x00b", "\xff"} {
+		assert.ErrorIs(t, sch.Cancel(ctx, id), reminders.ErrInvalid, "Cancel(%q): a malformed ID", id)
+	}
 }
 
 // badInput: every bad reminder gets ErrInvalid naming the field, and never
