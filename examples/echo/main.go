@@ -38,11 +38,13 @@ func newHandler(a *api.API) http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.Use(middleware.Recover())
 
-	// A load balancer may probe with HEAD; the server drops the body.
-	e.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", func(c echo.Context) error {
+	// Every GET route takes HEAD too, as net/http's "GET" patterns do (a
+	// load balancer may probe with it); the server drops the body.
+	getHead := []string{http.MethodGet, http.MethodHead}
+	e.Match(getHead, "/healthz", func(c echo.Context) error {
 		return write(c, a.Health(c.Request().Context()))
 	})
-	e.GET("/metrics", echo.WrapHandler(a.Metrics()))
+	e.Match(getHead, "/metrics", echo.WrapHandler(a.Metrics()))
 	auth := e.Group("/auth")
 	auth.POST("/login", func(c echo.Context) error {
 		return write(c, a.Login(c.Request().Context(), c.Request().Body, api.ClientOf(c.Request())))
@@ -56,7 +58,7 @@ func newHandler(a *api.API) http.Handler {
 	auth.POST("/logout-all", func(c echo.Context) error {
 		return write(c, a.LogoutAll(c.Request().Context(), caller(c)))
 	}, bearer(a))
-	auth.GET("/sessions", func(c echo.Context) error {
+	auth.Match(getHead, "/sessions", func(c echo.Context) error {
 		return write(c, a.Sessions(c.Request().Context(), caller(c)))
 	}, bearer(a))
 

@@ -36,11 +36,13 @@ func newHandler(a *api.API) http.Handler {
 	r.RedirectTrailingSlash = false // 404 for "/healthz/", as the other routers answer, not a redirect
 	r.Use(gin.Recovery())
 
-	// A load balancer may probe with HEAD; the server drops the body.
-	r.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", func(c *gin.Context) {
+	// Every GET route takes HEAD too, as net/http's "GET" patterns do (a
+	// load balancer may probe with it); the server drops the body.
+	getHead := []string{http.MethodGet, http.MethodHead}
+	r.Match(getHead, "/healthz", func(c *gin.Context) {
 		write(c, a.Health(c.Request.Context()))
 	})
-	r.GET("/metrics", gin.WrapH(a.Metrics()))
+	r.Match(getHead, "/metrics", gin.WrapH(a.Metrics()))
 	auth := r.Group("/auth")
 	auth.POST("/login", func(c *gin.Context) {
 		write(c, a.Login(c.Request.Context(), c.Request.Body, api.ClientOf(c.Request)))
@@ -50,7 +52,7 @@ func newHandler(a *api.API) http.Handler {
 	})
 	auth.POST("/logout", func(c *gin.Context) { write(c, a.Logout(c.Request.Context(), c.Request.Body)) })
 	auth.POST("/logout-all", bearer(a), func(c *gin.Context) { write(c, a.LogoutAll(c.Request.Context(), caller(c))) })
-	auth.GET("/sessions", bearer(a), func(c *gin.Context) { write(c, a.Sessions(c.Request.Context(), caller(c))) })
+	auth.Match(getHead, "/sessions", bearer(a), func(c *gin.Context) { write(c, a.Sessions(c.Request.Context(), caller(c))) })
 
 	authed := r.Group("/", bearer(a))
 	authed.POST("/appointments", func(c *gin.Context) {

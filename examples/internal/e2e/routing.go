@@ -11,19 +11,23 @@ import (
 )
 
 // testRouting: the four routers answer alike where their defaults differ.
-// Every case but the last comes before authentication, so no token is sent.
+// The 404 and 405 cases come before authentication, so no token is sent.
 func testRouting(t *testing.T, h NewHandler) {
 	s := Start(t, h, nil)
 
-	// A load balancer may probe with HEAD: the health check answers it as
-	// GET, without the body (net/http's "GET" patterns take HEAD; the
-	// other routers need the route).
-	t.Run("HEAD /healthz", func(t *testing.T) {
-		get, head := s.Do("GET", "/healthz", "", nil), s.Do("HEAD", "/healthz", "", nil)
-		assert.Equal(t, http.StatusOK, head.Status)
-		assert.Equal(t, get.Header.Get("Content-Type"), head.Header.Get("Content-Type"))
-		assert.Empty(t, head.Body)
-	})
+	// HEAD is answered as GET, without the body, on every GET route
+	// (net/http's "GET" patterns take HEAD; the other routers need it
+	// said): a load balancer may probe with it.
+	tok := s.Login("demo", "demo")
+	for _, path := range []string{"/healthz", "/metrics", "/auth/sessions"} {
+		t.Run("HEAD "+path, func(t *testing.T) {
+			get, head := s.Do("GET", path, tok.AccessToken, nil), s.Do("HEAD", path, tok.AccessToken, nil)
+			assert.Equal(t, http.StatusOK, get.Status)
+			assert.Equal(t, http.StatusOK, head.Status)
+			assert.Equal(t, get.Header.Get("Content-Type"), head.Header.Get("Content-Type"))
+			assert.Empty(t, head.Body)
+		})
+	}
 
 	// A method a known path does not take is the router's own 405. A path
 	// with a trailing slash is another, unknown path: 404, not a redirect
@@ -55,7 +59,6 @@ func testRouting(t *testing.T, h NewHandler) {
 	// it; chi and Echo give it raw (they route on the escaped path) and
 	// their handlers decode it.
 	t.Run("percent-encoded id", func(t *testing.T) {
-		tok := s.Login("demo", "demo")
 		r := s.Do("POST", "/appointments", tok.AccessToken,
 			map[string]string{"title": "t", "at": stamp(time.Now().Add(time.Hour))})
 		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
