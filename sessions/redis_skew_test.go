@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -14,7 +15,24 @@ import (
 
 // Clock skew: the store's clock (WithClock) is the one that judges expiry,
 // whatever Redis's clock and other instances' clocks say. These tests give
-// stores clocks a minute from Redis's, and from each other.
+// stores clocks up to a minute from Redis's, and from each other.
+
+// skewed is a Redis store on client c under r's prefix, whose clock is
+// clock: one instance of an application.
+func skewed(t *testing.T, r *redistest.Redis, c redis.UniversalClient, clock func() time.Time) *sessions.RedisStore {
+	return newRedisStore(t, c, sessions.WithKeyPrefix(r.Prefix), sessions.WithClock(clock))
+}
+
+// at is a clock that reads t.
+func at(t time.Time) func() time.Time { return func() time.Time { return t } }
+
+// active is s.IsActive, which must not fail.
+func active(t *testing.T, s sessions.Store, userID, id string) bool {
+	t.Helper()
+	ok, err := s.IsActive(context.Background(), userID, id)
+	require.NoError(t, err)
+	return ok
+}
 
 // TestRedisReuseWhenRotatorAhead: the instance that rotates runs 500 ms
 // ahead of Redis and of another instance. A replay of the rotated token on
@@ -25,11 +43,9 @@ func TestRedisReuseWhenRotatorAhead(t *testing.T) {
 	t.Parallel()
 	r := redistest.New(t)
 	now := time.Now().Truncate(time.Millisecond)
-	ahead := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix),
-		sessions.WithClock(func() time.Time { return now.Add(500 * time.Millisecond) }))
+	ahead := skewed(t, r, r.Client, at(now.Add(500*time.Millisecond)))
 	readerNow := now
-	reader := newRedisStore(t, r.NewClient(t), sessions.WithKeyPrefix(r.Prefix),
-		sessions.WithClock(func() time.Time { return readerNow }))
+	reader := skewed(t, r, r.NewClient(t), func() time.Time { return readerNow })
 	ctx := context.Background()
 
 	require.NoError(t, ahead.Remember(ctx, sessions.Session{ID: "x", UserID: "u", ExpiresAt: now.Add(900 * time.Millisecond)}))
@@ -40,9 +56,7 @@ func TestRedisReuseWhenRotatorAhead(t *testing.T) {
 
 	_, err = reader.Rotate(ctx, "u", "x", sessions.Session{ID: "w", ExpiresAt: readerNow.Add(time.Hour)})
 	require.ErrorIs(t, err, sessions.ErrReuseDetected)
-	active, err := reader.IsActive(ctx, "u", "y")
-	require.NoError(t, err)
-	assert.False(t, active, "the family outlived a replay of its rotated token")
+	assert.False(t, active(t, reader, "u", "y"), "the family outlived a replay of its rotated token")
 }
 
 // TestRedisIndexOutlivesSkewedKeys: instances whose clocks run two
@@ -55,10 +69,8 @@ func TestRedisIndexOutlivesSkewedKeys(t *testing.T) {
 	t.Parallel()
 	r := redistest.New(t)
 	now := time.Now()
-	behind := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix),
-		sessions.WithClock(func() time.Time { return now.Add(-time.Minute) }))
-	ahead := newRedisStore(t, r.NewClient(t), sessions.WithKeyPrefix(r.Prefix),
-		sessions.WithClock(func() time.Time { return now.Add(time.Minute) }))
+	behind := skewed(t, r, r.Client, at(now.Add(-time.Minute)))
+	ahead := skewed(t, r, r.NewClient(t), at(now.Add(time.Minute)))
 	ctx := context.Background()
 
 	// By the clock ahead, s1 has 1 s left, and s2 ends before it; by the
@@ -70,9 +82,7 @@ func TestRedisIndexOutlivesSkewedKeys(t *testing.T) {
 
 	_, err := behind.RevokeAllForUser(ctx, "u")
 	require.NoError(t, err)
-	active, err := behind.IsActive(ctx, "u", "s1")
-	require.NoError(t, err)
-	assert.False(t, active, "a session outlived RevokeAllForUser")
+	assert.False(t, active(t, behind, "u", "s1"), "a session outlived RevokeAllForUser")
 }
 
 // TestRedisRevokeAllUnderClockSkew: an instance whose clock runs ahead
@@ -83,10 +93,8 @@ func TestRedisIndexOutlivesSkewedKeys(t *testing.T) {
 func TestRedisRevokeAllUnderClockSkew(t *testing.T) {
 	r := redistest.New(t)
 	now := time.Now()
-	ahead := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix),
-		sessions.WithClock(func() time.Time { return now.Add(time.Minute) }))
-	behind := newRedisStore(t, r.NewClient(t), sessions.WithKeyPrefix(r.Prefix),
-		sessions.WithClock(func() time.Time { return now }))
+	ahead := skewed(t, r, r.Client, at(now.Add(time.Minute)))
+	behind := skewed(t, r, r.NewClient(t), at(now))
 	ctx := context.Background()
 
 	require.NoError(t, behind.Remember(ctx, sessions.Session{ID: "s1", UserID: "u", ExpiresAt: now.Add(30 * time.Second)}))
@@ -94,9 +102,7 @@ func TestRedisRevokeAllUnderClockSkew(t *testing.T) {
 	require.NoError(t, err)
 	_, err = behind.RevokeAllForUser(ctx, "u")
 	require.NoError(t, err)
-	ok, err := behind.IsActive(ctx, "u", "s1")
-	require.NoError(t, err)
-	assert.False(t, ok, "a session outlived RevokeAllForUser")
+	assert.False(t, active(t, behind, "u", "s1"), "a session outlived RevokeAllForUser")
 }
 
 // TestRedisReuseUnderClockSkew: the store's clock runs a minute behind
@@ -108,8 +114,7 @@ func TestRedisReuseUnderClockSkew(t *testing.T) {
 	t.Parallel()
 	r := redistest.New(t)
 	now := time.Now()
-	s := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix),
-		sessions.WithClock(func() time.Time { return now.Add(-time.Minute) }))
+	s := skewed(t, r, r.Client, at(now.Add(-time.Minute)))
 	ctx := context.Background()
 
 	// 63s from the store's now: 3s from Redis's.
@@ -120,9 +125,7 @@ func TestRedisReuseUnderClockSkew(t *testing.T) {
 
 	_, err = s.Rotate(ctx, "u", "x", sessions.Session{ID: "w", ExpiresAt: now.Add(time.Hour)})
 	require.ErrorIs(t, err, sessions.ErrReuseDetected)
-	active, err := s.IsActive(ctx, "u", "y")
-	require.NoError(t, err)
-	assert.False(t, active, "the family outlived reuse")
+	assert.False(t, active(t, s, "u", "y"), "the family outlived reuse")
 }
 
 // TestRedisNextIDFreeByStoreClock: the store's clock runs a minute ahead
@@ -134,7 +137,7 @@ func TestRedisNextIDFreeByStoreClock(t *testing.T) {
 	r := redistest.New(t)
 	now := time.Now().Add(time.Minute).Truncate(time.Millisecond)
 	clock := func() time.Time { return now }
-	s := newRedisStore(t, r.Client, sessions.WithKeyPrefix(r.Prefix), sessions.WithClock(clock))
+	s := skewed(t, r, r.Client, clock)
 	m, err := sessions.NewMemoryStore(sessions.WithClock(clock))
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -154,11 +157,8 @@ func TestRedisNextIDFreeByStoreClock(t *testing.T) {
 	// by which it would still be live, takes the reused ID, once revoked,
 	// for an unknown one, not for reuse of the old family (y's).
 	require.NoError(t, s.Revoke(ctx, "u", "x"))
-	behind := newRedisStore(t, r.NewClient(t), sessions.WithKeyPrefix(r.Prefix),
-		sessions.WithClock(func() time.Time { return start }))
+	behind := skewed(t, r, r.NewClient(t), at(start))
 	_, err = behind.Rotate(ctx, "u", "x", sessions.Session{ID: "w", ExpiresAt: start.Add(time.Hour)})
 	require.ErrorIs(t, err, sessions.ErrNotActive)
-	active, err := behind.IsActive(ctx, "u", "y")
-	require.NoError(t, err)
-	assert.True(t, active, "an unrelated family was revoked")
+	assert.True(t, active(t, behind, "u", "y"), "an unrelated family was revoked")
 }
