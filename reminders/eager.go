@@ -164,14 +164,14 @@ func eagerDelay(o *options, n int) time.Duration {
 	return backoffDelay(o, n)
 }
 
-// Cancel returns an error wrapping ErrNotFound: an eager scheduler has
-// handled every reminder before Schedule returned, so none is ever pending.
-// A malformed ID (one Schedule would refuse) is ErrInvalid, as on the
-// Redis backend, so that code written against Scheduler sees one error for
-// one input.
+// Cancel always returns an error wrapping ErrNotFound: an eager scheduler
+// has handled every reminder before Schedule returned, so none is ever
+// pending. For a malformed ID (one Schedule would refuse) the error wraps
+// ErrInvalid too, as the Redis backend's does, so that code written
+// against Scheduler sees ErrInvalid for bad input on either backend.
 func (s *EagerScheduler) Cancel(_ context.Context, id string) error {
 	if err := validName("ID", id); err != nil {
-		return err
+		return fmt.Errorf("%w (%w: the eager scheduler keeps nothing pending)", err, ErrNotFound)
 	}
 	return fmt.Errorf("%w: reminder %q (the eager scheduler keeps nothing pending)", ErrNotFound, id)
 }

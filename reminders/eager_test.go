@@ -148,7 +148,7 @@ func TestEagerCancelIsAlwaysNotFound(t *testing.T) {
 	s, err := reminders.NewEagerScheduler(reminders.HandlerFunc(func(context.Context, reminders.Delivery) error { return nil }))
 	require.NoError(t, err)
 	require.NoError(t, s.Schedule(context.Background(), reminders.Reminder{ID: "done", Kind: "k", DueAt: time.Now()}))
-	for _, id := range []string{"done", "never"} {
+	for _, id := range []string{"done", "never", ""} {
 		assert.ErrorIs(t, s.Cancel(context.Background(), id), reminders.ErrNotFound, "Cancel(%q)", id)
 	}
 }
