@@ -111,12 +111,17 @@ func bearer(a *api.API) echo.MiddlewareFunc {
 	}
 }
 
-// pathID is the id parameter decoded, as net/http and Gin give it: Echo
-// routes on the escaped path when there is one (URL.RawPath), so its
-// parameter is raw. net/http has answered 400 to a bad escape before
+// pathID is the id parameter decoded, as net/http and Gin give it. Echo
+// routes on the escaped path only when there is one (URL.RawPath, set when
+// the path's encoding is not the default one), and its parameter is then
+// raw; otherwise it routes on the decoded path, and decoding again would
+// turn "%2564" into "d". net/http has answered 400 to a bad escape before
 // routing; one left stays as it is.
 func pathID(c echo.Context) string {
 	raw := c.Param("id")
+	if c.Request().URL.RawPath == "" {
+		return raw
+	}
 	if id, err := url.PathUnescape(raw); err == nil {
 		return id
 	}

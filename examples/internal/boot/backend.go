@@ -1,9 +1,9 @@
 package boot
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -18,27 +18,31 @@ import (
 func dial(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		// A *url.Error quotes the whole URL, password included: only its
-		// cause is told.
-		if ue := (*url.Error)(nil); errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, errBadURL(rawURL)
 	}
 	if u.Query().Has("addr") {
 		opt, err := redis.ParseClusterURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
+			return nil, errBadURL(rawURL)
 		}
 		opt.ContextTimeoutEnabled = true
 		return redis.NewClusterClient(opt), nil
 	}
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, errBadURL(rawURL)
 	}
 	opt.ContextTimeoutEnabled = true
 	return redis.NewClient(opt), nil
+}
+
+// errBadURL reports a REDIS_URL that does not parse, or that go-redis
+// refuses, by its redacted form and the form expected. The parsers' own
+// errors are not told: they quote pieces of the URL (a port, a path, an
+// escape), and a password with a '/' or '#' in it is taken for those.
+func errBadURL(rawURL string) error {
+	return fmt.Errorf("REDIS_URL %s is not a Redis URL: want redis[s]://[[user]:password@]host:port[/db][?addr=host:port...]",
+		redactURL(rawURL))
 }
 
 // startEmbedded starts an in-process miniredis for running with nothing
@@ -53,17 +57,25 @@ func startEmbedded() (*miniredis.Miniredis, error) {
 	return srv, nil
 }
 
-// redactURL is rawURL with its password replaced by "xxxxx", for logs:
-// the user-info's, and a password query parameter's (which go-redis
-// refuses, after the URL is logged).
+// redactURL is rawURL without its password, for logs and errors. The
+// user-info is taken to end at the last '@' of the URL, not at the first
+// '/', '?' or '#' as a URL parser has it, so that a password holding one
+// of those (base64 ones hold '/') is hidden too; so is a password query
+// parameter, in any case (go-redis refuses it, after the URL is logged).
 func redactURL(rawURL string) string {
+	if i, j := strings.Index(rawURL, "://"), strings.LastIndex(rawURL, "@"); i >= 0 && j > i {
+		rawURL = rawURL[:i+3] + "xxxxx" + rawURL[j:]
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") {
+			q.Set(k, "xxxxx")
+			u.RawQuery = q.Encode()
+		}
 	}
-	return u.Redacted()
+	return u.String()
 }

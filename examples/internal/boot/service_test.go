@@ -147,7 +147,11 @@ func TestBadRedisURLKeepsPassword(t *testing.T) {
 	for _, u := range []string{
 		"redis://:s3cret%zz@127.0.0.1:1/0",
 		"redis://default:s3cret pw@127.0.0.1:1/0",
+		"redis://:s3cret/Ab+c=@127.0.0.1:1/0",
+		"redis://default:s3cret#x@127.0.0.1:1/0",
+		"redis://:1234/s3cret@127.0.0.1:1/0",
 		"redis://127.0.0.1:1/0?password=s3cret",
+		"redis://127.0.0.1:1/0?addr=127.0.0.1:2&password=s3cret",
 	} {
 		cfg := testConfig()
 		cfg.RedisURL = u

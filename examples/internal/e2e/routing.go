@@ -59,18 +59,28 @@ func testRouting(t *testing.T, h NewHandler) {
 	// it; chi and Echo give it raw (they route on the escaped path) and
 	// their handlers decode it.
 	t.Run("percent-encoded id", func(t *testing.T) {
-		r := s.Do("POST", "/appointments", tok.AccessToken,
-			map[string]string{"title": "t", "at": stamp(time.Now().Add(time.Hour))})
-		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
-		var a Appointment
-		r.JSON(t, &a)
+		create := func() (a Appointment) {
+			r := s.Do("POST", "/appointments", tok.AccessToken,
+				map[string]string{"title": "t", "at": stamp(time.Now().Add(time.Hour))})
+			require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+			r.JSON(t, &a)
+			return a
+		}
+		a := create()
 		escaped := fmt.Sprintf("%%%02X%s", a.ID[0], a.ID[1:])
-		r = s.Do("PUT", "/appointments/"+escaped, tok.AccessToken,
+		r := s.Do("PUT", "/appointments/"+escaped, tok.AccessToken,
 			map[string]string{"at": stamp(time.Now().Add(2 * time.Hour))})
 		assert.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 		r = s.Do("DELETE", "/appointments/"+escaped, tok.AccessToken, nil)
 		assert.Equal(t, http.StatusNoContent, r.Status, "%s", r.Body)
 		r = s.Do("DELETE", "/appointments/"+a.ID, tok.AccessToken, nil)
 		assert.Equal(t, http.StatusNotFound, r.Status, "cancelled already: %s", r.Body)
+
+		// Decoded once: "%25" is "%", so this id is "%XX...", no one's.
+		b := create()
+		r = s.Do("DELETE", fmt.Sprintf("/appointments/%%25%02X%s", b.ID[0], b.ID[1:]), tok.AccessToken, nil)
+		assert.Equal(t, http.StatusNotFound, r.Status, "decoded twice: %s", r.Body)
+		r = s.Do("DELETE", "/appointments/"+b.ID, tok.AccessToken, nil)
+		assert.Equal(t, http.StatusNoContent, r.Status, "%s", r.Body)
 	})
 }
