@@ -50,10 +50,11 @@
 //	refresh:{user}:jti              the session: JSON uid, fam, iat, exp, meta
 //	refresh:{user}:rotated:jti      tombstone of a rotated session
 //
-// A tombstone lasts until its session would have expired (by the store's
-// clock: its TTL is the time left, set when it is written, which Redis
-// counts on its own clock), so that reuse is told from an unknown ID
-// (RFC 9700 §4.14.2). A user's keys are so their live sessions, plus a
+// A tombstone lasts until its session would have expired, by both the
+// rotating store's clock and Redis's (whichever reads earlier), so that
+// reuse is told from an unknown ID (RFC 9700 §4.14.2) on an instance whose
+// clock agrees with either. Session keys and the index expire at their
+// expiry by Redis's clock; see [WithClock] for what clock skew does. A user's keys are so their live sessions, plus a
 // tombstone for every rotation whose old session has not yet expired: with
 // sliding expiry, one per refresh over a refresh token's lifetime.
 //
