@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -63,10 +62,10 @@ func newHandler(a *api.API) http.Handler {
 			api.Write(w, a.CreateAppointment(r.Context(), caller(r), r.Body))
 		})
 		r.Put("/appointments/{id}", func(w http.ResponseWriter, r *http.Request) {
-			api.Write(w, a.RescheduleAppointment(r.Context(), caller(r), pathID(r), r.Body))
+			api.Write(w, a.RescheduleAppointment(r.Context(), caller(r), api.PathParam(r, chi.URLParam(r, "id")), r.Body))
 		})
 		r.Delete("/appointments/{id}", func(w http.ResponseWriter, r *http.Request) {
-			api.Write(w, a.CancelAppointment(r.Context(), caller(r), pathID(r)))
+			api.Write(w, a.CancelAppointment(r.Context(), caller(r), api.PathParam(r, chi.URLParam(r, "id"))))
 		})
 		r.Post("/payments", func(w http.ResponseWriter, r *http.Request) {
 			api.Write(w, a.CreatePayment(r.Context(), caller(r), r.Body))
@@ -89,23 +88,6 @@ func bearer(a *api.API) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(api.WithPrincipal(r.Context(), p)))
 		})
 	}
-}
-
-// pathID is the {id} segment decoded, as net/http and Gin give it. chi
-// routes on the escaped path only when there is one (URL.RawPath, set when
-// the path's encoding is not the default one), and its parameter is then
-// raw; otherwise it routes on the decoded path, and decoding again would
-// turn "%2564" into "d". net/http has answered 400 to a bad escape before
-// routing; one left stays as it is.
-func pathID(r *http.Request) string {
-	raw := chi.URLParam(r, "id")
-	if r.URL.RawPath == "" {
-		return raw
-	}
-	if id, err := url.PathUnescape(raw); err == nil {
-		return id
-	}
-	return raw
 }
 
 // caller is the Principal bearer stored.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -70,10 +69,10 @@ func newHandler(a *api.API) http.Handler {
 		return write(c, a.CreateAppointment(c.Request().Context(), caller(c), c.Request().Body))
 	}, bearer(a))
 	appts.PUT("/:id", func(c echo.Context) error {
-		return write(c, a.RescheduleAppointment(c.Request().Context(), caller(c), pathID(c), c.Request().Body))
+		return write(c, a.RescheduleAppointment(c.Request().Context(), caller(c), api.PathParam(c.Request(), c.Param("id")), c.Request().Body))
 	}, oneSegment, bearer(a))
 	appts.DELETE("/:id", func(c echo.Context) error {
-		return write(c, a.CancelAppointment(c.Request().Context(), caller(c), pathID(c)))
+		return write(c, a.CancelAppointment(c.Request().Context(), caller(c), api.PathParam(c.Request(), c.Param("id"))))
 	}, oneSegment, bearer(a))
 	e.POST("/payments", func(c echo.Context) error {
 		return write(c, a.CreatePayment(c.Request().Context(), caller(c), c.Request().Body))
@@ -109,23 +108,6 @@ func bearer(a *api.API) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
-}
-
-// pathID is the id parameter decoded, as net/http and Gin give it. Echo
-// routes on the escaped path only when there is one (URL.RawPath, set when
-// the path's encoding is not the default one), and its parameter is then
-// raw; otherwise it routes on the decoded path, and decoding again would
-// turn "%2564" into "d". net/http has answered 400 to a bad escape before
-// routing; one left stays as it is.
-func pathID(c echo.Context) string {
-	raw := c.Param("id")
-	if c.Request().URL.RawPath == "" {
-		return raw
-	}
-	if id, err := url.PathUnescape(raw); err == nil {
-		return id
-	}
-	return raw
 }
 
 // caller is the Principal bearer stored.

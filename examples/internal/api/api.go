@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/sytefy/kit/examples/internal/app"
@@ -176,4 +177,21 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// PathParam is raw, a path parameter of r as chi or Echo gives it, decoded
+// as net/http and Gin give theirs. Those two routers match the escaped path
+// only when there is one (URL.RawPath, set when the path's encoding is not
+// the default one), and their parameters are then raw; otherwise they
+// match the decoded path, and decoding again would turn "%2564" into "d".
+// net/http has answered 400 to a bad escape before routing; one left stays
+// as it is.
+func PathParam(r *http.Request, raw string) string {
+	if r.URL.RawPath == "" {
+		return raw
+	}
+	if v, err := url.PathUnescape(raw); err == nil {
+		return v
+	}
+	return raw
 }
