@@ -2,3 +2,11 @@ package reminders
 
 // ShardOf is shardOf, for the external tests that place IDs on a shard.
 var ShardOf = shardOf
+
+// Waiting is how many Schedule calls wait in shard's group commit queue.
+func (s *RedisScheduler) Waiting(shard int) int {
+	q := &s.queues[shard]
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.waiting)
+}

@@ -30,9 +30,10 @@ import (
 type RedisScheduler struct {
 	client redis.UniversalClient
 	opts   *options
-	keys   []shardKeys // per shard
-	wake   string      // pub/sub channel
-	clocks shardClocks // Redis time per shard, for wake-up decisions
+	keys   []shardKeys     // per shard
+	wake   string          // pub/sub channel
+	clocks shardClocks     // Redis time per shard, for wake-up decisions
+	queues []scheduleQueue // per shard, for Schedule's group commit
 }
 
 var _ Scheduler = (*RedisScheduler)(nil)
@@ -92,7 +93,7 @@ func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisSche
 		return nil, err
 	}
 	s := &RedisScheduler{client: client, opts: o, keys: make([]shardKeys, o.shards), wake: wakeChannel(o.prefix),
-		clocks: make(shardClocks, o.shards)}
+		clocks: make(shardClocks, o.shards), queues: make([]scheduleQueue, o.shards)}
 	for i := range s.keys {
 		s.keys[i] = newShardKeys(o.prefix, i)
 	}
@@ -108,10 +109,20 @@ func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisSche
 // 5s); every worker looks at each shard at least once a second, so one
 // due later needs no wake-up.
 //
+// Concurrent calls share round trips (group commit): a call made while
+// another call's script for the same shard is on its way waits for it,
+// then goes with every call that queued meanwhile in one script call, so
+// under load a call waits for at most one round trip ahead of its own, and
+// Redis runs one script for many reminders. A call made alone goes at
+// once. The script call that carries a call's reminder is not ended by
+// the other callers' contexts.
+//
 // It returns an error wrapping ErrInvalid, naming the field, for bad input
 // (nothing is written), and ErrUnavailable when Redis fails or ctx ends
-// first: the script either ran whole or not at all, but a reply lost on the
-// way back can hide that it ran, so retry with the same ID.
+// first: ended while the call still waited its turn, nothing is written;
+// otherwise the script either ran whole or not at all, but a reply lost on
+// the way back (or a context that ended while it was on its way) can hide
+// that it ran, so retry with the same ID.
 func (s *RedisScheduler) Schedule(ctx context.Context, r Reminder) error {
 	return s.ScheduleMany(ctx, []Reminder{r})
 }
@@ -142,23 +153,7 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 		return unavailable(err)
 	}
 	if len(rs) == 1 {
-		// Schedule's path: one script call, without a pipeline's
-		// bookkeeping. redis.Script.Run falls back from EVALSHA to EVAL on
-		// NOSCRIPT, as runPipelined does.
-		r := rs[0]
-		sh := shardOf(r.ID, len(s.keys))
-		args := scheduleArgs(sh, rs, s.clocks, s.wake)
-		reply, err := scriptSchedule.Run(ctx, s.client, s.keys[sh].all(), args...).Result()
-		if err != nil {
-			s.clocks.forget(sh)
-			err = unavailable(err)
-			s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "reminders: schedule failed",
-				slog.Int("reminders", 1), slog.Any("error", err))
-			return err
-		}
-		s.clocks.record(sh, reply)
-		s.scheduled(ctx, sh, rs)
-		return nil
+		return s.scheduleOne(ctx, rs[0]) // see redis_groupcommit.go
 	}
 	byShard := make([][]Reminder, len(s.keys))
 	for _, r := range rs {

@@ -1,0 +1,254 @@
+package reminders_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sytefy/kit/internal/redistest"
+	"github.com/sytefy/kit/reminders"
+)
+
+// scriptGate is a go-redis hook that records the reminder IDs (those with
+// the prefix "gc-") each script call carries and, while armed, holds each
+// script call until the test lets it go: a round trip in flight for as
+// long as the test likes.
+type scriptGate struct {
+	armed atomic.Bool
+	held  chan []string // a held call's IDs
+	open  chan struct{} // one receive lets one held call go
+	mu    sync.Mutex
+	calls [][]string // every script call's IDs, in order
+}
+
+func newScriptGate() *scriptGate {
+	return &scriptGate{held: make(chan []string, 16), open: make(chan struct{})}
+}
+
+func (g *scriptGate) hook() redistest.CommandHook {
+	return func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if name := cmd.Name(); name != "evalsha" && name != "eval" {
+			return next(ctx, cmd)
+		}
+		var ids []string
+		for _, a := range cmd.Args() {
+			if s, ok := a.(string); ok && strings.HasPrefix(s, "gc-") && !slices.Contains(ids, s) {
+				ids = append(ids, s)
+			}
+		}
+		g.mu.Lock()
+		g.calls = append(g.calls, ids)
+		g.mu.Unlock()
+		if g.armed.Load() {
+			g.held <- ids
+			<-g.open
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// callIDs is the IDs of every script call that carried a "gc-" reminder.
+func (g *scriptGate) callIDs() [][]string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out [][]string
+	for _, ids := range g.calls {
+		if len(ids) > 0 {
+			out = append(out, ids)
+		}
+	}
+	return out
+}
+
+// newGated is a one-shard scheduler on its own client with a scriptGate,
+// its scripts loaded (so that a held call is the one asked for, not a
+// NOSCRIPT retry).
+func newGated(t *testing.T) (*reminders.RedisScheduler, *scriptGate) {
+	t.Helper()
+	r := redistest.New(t)
+	c := r.NewClient(t)
+	g := newScriptGate()
+	c.AddHook(g.hook())
+	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix(r.Prefix))
+	require.NoError(t, err)
+	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
+	return s, g
+}
+
+// scheduleAsync runs Schedule of id on a goroutine and returns its outcome
+// channel.
+func scheduleAsync(ctx context.Context, s *reminders.RedisScheduler, id string) <-chan error {
+	out := make(chan error, 1)
+	go func() {
+		out <- s.Schedule(ctx, reminders.Reminder{ID: id, Kind: "k", DueAt: time.Now().Add(time.Hour), Payload: []byte(id)})
+	}()
+	return out
+}
+
+func waitErr(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Schedule did not return")
+		return nil
+	}
+}
+
+func pending(t *testing.T, s *reminders.RedisScheduler, id string) bool {
+	t.Helper()
+	info, err := s.Get(bg(t), id)
+	if err != nil {
+		require.ErrorIs(t, err, reminders.ErrNotFound)
+		return false
+	}
+	assert.Equal(t, reminders.StatePending, info.State)
+	assert.Equal(t, id, string(info.Payload))
+	return true
+}
+
+// TestRedisScheduleGroupCommit: Schedule calls that arrive while another's
+// script call is in flight go together in the next script call, and each
+// returns nil once it is stored; a queued call whose context ends returns
+// ErrUnavailable at once, and nothing of it is written.
+func TestRedisScheduleGroupCommit(t *testing.T) {
+	t.Parallel()
+	s, g := newGated(t)
+	g.armed.Store(true)
+	a := scheduleAsync(bg(t), s, "gc-a")
+	assert.Equal(t, []string{"gc-a"}, <-g.held)
+
+	quit, cancel := context.WithCancel(bg(t))
+	b := scheduleAsync(bg(t), s, "gc-b")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
+	e := scheduleAsync(quit, s, "gc-e")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 2 }, 10*time.Second, time.Millisecond)
+	c := scheduleAsync(bg(t), s, "gc-c")
+	d := scheduleAsync(bg(t), s, "gc-d")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 4 }, 10*time.Second, time.Millisecond)
+	cancel()
+	assert.ErrorIs(t, waitErr(t, e), reminders.ErrUnavailable, "left the queue while gc-a is in flight")
+	assert.Equal(t, 3, s.Waiting(0))
+
+	g.armed.Store(false)
+	g.open <- struct{}{}
+	for _, ch := range []<-chan error{a, b, c, d} {
+		assert.NoError(t, waitErr(t, ch))
+	}
+	calls := g.callIDs()
+	require.Len(t, calls, 2, "one script call for gc-a, one for the three queued behind it")
+	assert.ElementsMatch(t, []string{"gc-b", "gc-c", "gc-d"}, calls[1])
+	for _, id := range []string{"gc-a", "gc-b", "gc-c", "gc-d"} {
+		assert.True(t, pending(t, s, id), id)
+	}
+	assert.False(t, pending(t, s, "gc-e"), "abandoned before it was sent")
+}
+
+// TestRedisScheduleGroupCommitContexts: a batch's script call does not end
+// with its sender's context (the caller that took the turn): the other
+// callers' reminders are stored. A caller whose reminder is in a call in
+// flight returns ErrUnavailable as soon as its context ends, as for a lost
+// reply; the reminder may be stored (here it is).
+func TestRedisScheduleGroupCommitContexts(t *testing.T) {
+	t.Parallel()
+	s, g := newGated(t)
+	g.armed.Store(true)
+	a := scheduleAsync(bg(t), s, "gc-a")
+	<-g.held
+	leaderCtx, cancelLeader := context.WithCancel(bg(t))
+	b := scheduleAsync(leaderCtx, s, "gc-b") // first in the queue: sends the next batch
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
+	c := scheduleAsync(bg(t), s, "gc-c")
+	memberCtx, cancelMember := context.WithCancel(bg(t))
+	d := scheduleAsync(memberCtx, s, "gc-d")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 3 }, 10*time.Second, time.Millisecond)
+
+	g.open <- struct{}{} // gc-a goes; gc-b sends gc-b, gc-c, gc-d, held
+	require.NoError(t, waitErr(t, a))
+	assert.ElementsMatch(t, []string{"gc-b", "gc-c", "gc-d"}, <-g.held)
+	cancelMember()
+	assert.ErrorIs(t, waitErr(t, d), reminders.ErrUnavailable, "returns while its call is in flight")
+	cancelLeader()
+	g.armed.Store(false)
+	g.open <- struct{}{}
+	assert.NoError(t, waitErr(t, b), "gc-b's reminder is stored")
+	assert.NoError(t, waitErr(t, c), "not failed by the sender's context")
+	for _, id := range []string{"gc-a", "gc-b", "gc-c", "gc-d"} {
+		assert.True(t, pending(t, s, id), id)
+	}
+}
+
+// TestRedisScheduleConcurrent: many goroutines scheduling over a shared
+// set of IDs at once, on several shards: every call returns nil, every ID
+// is stored once, with a payload one of its calls wrote, and the scheduler
+// counts every ID pending.
+func TestRedisScheduleConcurrent(t *testing.T) {
+	t.Parallel()
+	const goroutines, each, ids = 32, 100, 500
+	_, s := newRedis(t, reminders.WithShards(3))
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines*each)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				id := fmt.Sprint("c-", (g*each+i*7)%ids)
+				errs <- s.Schedule(bg(t), reminders.Reminder{ID: id, Kind: "k", DueAt: time.Now().Add(time.Hour),
+					Payload: []byte(fmt.Sprint(id, "/", g, "/", i))})
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	st, err := s.Stats(bg(t))
+	require.NoError(t, err)
+	assert.Equal(t, int64(ids), int64(st.Pending))
+	for n := range ids {
+		id := fmt.Sprint("c-", n)
+		info, err := s.Get(bg(t), id)
+		require.NoError(t, err, id)
+		assert.True(t, strings.HasPrefix(string(info.Payload), id+"/"), "%s holds %q", id, info.Payload)
+	}
+}
+
+// TestRedisScheduleConcurrentUnavailable: with Redis unreachable, every
+// one of many concurrent calls returns ErrUnavailable, none is stuck
+// behind another's turn.
+func TestRedisScheduleConcurrentUnavailable(t *testing.T) {
+	t.Parallel()
+	port, err := redistest.FreePort()
+	require.NoError(t, err)
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprint("127.0.0.1:", port), MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	s, err := reminders.NewRedisScheduler(c)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Schedule(bg(t), reminders.Reminder{ID: fmt.Sprint("u-", i), Kind: "k", DueAt: time.Now()})
+			if assert.ErrorIs(t, err, reminders.ErrUnavailable) {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(32), failed.Load())
+	assert.Equal(t, 0, s.Waiting(0))
+}
