@@ -395,6 +395,13 @@ func TestRedisClockAheadOfEstimate(t *testing.T) {
 			}))
 			require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm-up", Kind: "k", DueAt: time.Now()}))
 			got.waitN(t, 1, 5*time.Second)
+			// The handler has returned once the acknowledgement is in; a
+			// lease still held at the jump ends an hour early, and the
+			// warm-up is rightly delivered again (at least once).
+			require.Eventually(t, func() bool {
+				_, err := s.Get(bg(t), "warm-up")
+				return errors.Is(err, reminders.ErrNotFound)
+			}, 5*time.Second, 5*time.Millisecond, "warm-up acknowledged")
 
 			r.Mini.SetTime(time.Now().Add(time.Hour)) // TIME reads this from now on
 			require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "x", Kind: "k", DueAt: time.Now()}))
