@@ -10,3 +10,7 @@ func (s *RedisScheduler) Waiting(shard int) int {
 	defer q.mu.Unlock()
 	return len(q.waiting)
 }
+
+// WaitSends waits for the group commit batches on their way, and their
+// reports to the observer.
+func (s *RedisScheduler) WaitSends() { s.sends.Wait() }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -24,8 +25,9 @@ import (
 // Redis must not evict keys (maxmemory-policy noeviction, or no maxmemory):
 // an evicted record is a lost reminder.
 //
-// A RedisScheduler is safe for concurrent use. It starts no goroutine until
-// Run is called, and never closes the client. The zero value is not
+// A RedisScheduler is safe for concurrent use. Before Run, its only
+// goroutines are those Schedule starts for group commit batches, each
+// ending with its script call. It never closes the client. The zero value is not
 // usable; call NewRedisScheduler.
 type RedisScheduler struct {
 	client redis.UniversalClient
@@ -34,6 +36,7 @@ type RedisScheduler struct {
 	wake   string          // pub/sub channel
 	clocks shardClocks     // Redis time per shard, for wake-up decisions
 	queues []scheduleQueue // per shard, for Schedule's group commit
+	sends  sync.WaitGroup  // group commit batches on their way
 }
 
 var _ Scheduler = (*RedisScheduler)(nil)
@@ -109,20 +112,27 @@ func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisSche
 // 5s); every worker looks at each shard at least once a second, so one
 // due later needs no wake-up.
 //
-// Concurrent calls share round trips (group commit): a call made while
-// another call's script for the same shard is on its way waits for it,
-// then goes with every call that queued meanwhile in one script call, so
-// under load a call waits for at most one round trip ahead of its own, and
-// Redis runs one script for many reminders. A call made alone goes at
-// once. The script call that carries a call's reminder is not ended by
-// the other callers' contexts.
+// Concurrent calls share round trips (group commit): one script call per
+// shard is in flight at a time, and the calls made meanwhile for that
+// shard queue up and go together in the next one (up to 128 reminders and
+// 1 MiB of payload each; the rest in the ones after), so Redis runs one
+// script for many reminders. A call made alone goes at once. Under load a
+// call waits for the script call ahead of it, and a slow reply (a large
+// payload, a busy Redis) delays the shard's other calls as long; more
+// shards (WithShards) mean more calls in flight. A caller whose reminder
+// goes with others' returns when its own context ends, and the others'
+// contexts do not end the script call; one that goes alone makes an
+// ordinary go-redis call on ctx, which the client's timeouts bound.
 //
 // It returns an error wrapping ErrInvalid, naming the field, for bad input
 // (nothing is written), and ErrUnavailable when Redis fails or ctx ends
-// first: ended while the call still waited its turn, nothing is written;
-// otherwise the script either ran whole or not at all, but a reply lost on
-// the way back (or a context that ended while it was on its way) can hide
-// that it ran, so retry with the same ID.
+// first. A call whose context ended while it still waited in the queue
+// wrote nothing. Otherwise the script either ran whole or not at all, but
+// a reply lost on the way back, or a context that ended while the script
+// call was on its way, hides which, and the write may land after the call
+// returned. Retry with the same ID: the retry replaces the reminder, and
+// it waits behind a write of this process still on its way for the same
+// shard, so it is not overwritten by it (a Cancel does not wait).
 func (s *RedisScheduler) Schedule(ctx context.Context, r Reminder) error {
 	return s.ScheduleMany(ctx, []Reminder{r})
 }

@@ -6,37 +6,54 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Group commit. Concurrent Schedule calls for one shard share script calls:
-// while one call's script is on its way to Redis and back, the calls that
-// arrive queue up, and the next script call stores all of them (up to
-// scheduleChunk reminders and scheduleChunkBytes of payload). A lone call
-// goes out at once, as it would without this, so it costs no latency; under
-// load a call waits for at most the round trip ahead of it, and both Redis
-// and the client spend one request's work (system calls, parsing, a script
-// invocation) on many reminders instead of one each, which is what bounds
-// one-at-a-time scheduling on a busy host. Each reminder is still stored
-// atomically by the script; the script call is the unit of failure, so each
-// caller gets the error of the call that carried its reminder.
+// while one script call of the shard is on its way to Redis and back, the
+// calls that arrive queue up, and the next script call stores all of them
+// (up to scheduleChunk reminders and scheduleChunkBytes of payload; the
+// rest wait for the one after). A lone call goes out at once, on its own
+// goroutine and context, as it would without this, so it costs no latency.
+// Under load both Redis and the client spend one request's work (system
+// calls, parsing, a script invocation) on many reminders instead of one
+// each, which is what bounds one-at-a-time scheduling on a busy host. Each
+// reminder is still stored atomically by the script; the script call is the
+// unit of failure, so each caller gets the error of the call that carried
+// its reminder.
 //
-// There is no background goroutine: the caller whose turn it is (the
-// leader) sends the batch and then passes the turn to the longest-waiting
-// caller, which sends the next batch.
+// One script call per shard is in flight per scheduler: the turn. Its
+// holder sends alone, or takes the queue as a batch and sends it from a
+// goroutine of its own, then waits for its outcome like every other caller
+// in the batch, so that each caller returns when its own context ends. The
+// one that ends a script call passes the turn to the longest-waiting call.
+// One in flight keeps batches large, and keeps a retry of a call that
+// gave up behind the write it gave up on.
 
 // scheduleQueue is one shard's group commit state.
 type scheduleQueue struct {
 	mu      sync.Mutex
-	waiting []*scheduleCall // arrival order; never empty unless !leading
-	leading bool            // a call holds the turn
+	waiting []*scheduleCall // arrival order
+	leading bool            // the turn is held; false only when waiting is empty
 }
 
-// scheduleCall is one waiting Schedule call.
+// A scheduleCall's state, for a call whose context ends after its reminder
+// was taken into a batch: then the caller and the batch's goroutine race to
+// mark it, and the loser learns who answers.
+const (
+	callQueued   int32 = iota // in waiting, or handed the turn
+	callTaken                 // in a batch on its way
+	callAnswered              // its outcome is (or is about to be) in done
+	callLeft                  // its caller returned; the batch reports it to the observer
+)
+
+// scheduleCall is one Schedule call waiting for the turn or for its batch.
 type scheduleCall struct {
-	ctx  context.Context
-	r    Reminder
-	done chan error // capacity 1: the outcome, or errTurn
+	ctx   context.Context
+	r     Reminder
+	state atomic.Int32
+	done  chan error // capacity 1: the outcome, or errTurn
 }
 
 // errTurn, sent on a waiting call's done, gives it the turn.
@@ -47,31 +64,45 @@ var errTurn = errors.New("reminders: your turn")
 func (s *RedisScheduler) scheduleOne(ctx context.Context, r Reminder) error {
 	sh := shardOf(r.ID, len(s.keys))
 	q := &s.queues[sh]
+	c := &scheduleCall{ctx: ctx, r: r, done: make(chan error, 1)}
 	q.mu.Lock()
 	if !q.leading {
 		q.leading = true
 		q.mu.Unlock()
-		return s.lead(sh, q, &scheduleCall{ctx: ctx, r: r})
+		return s.lead(sh, q, c)
 	}
-	c := &scheduleCall{ctx: ctx, r: r, done: make(chan error, 1)}
 	q.waiting = append(q.waiting, c)
 	q.mu.Unlock()
+	return s.await(sh, q, c)
+}
+
+// await waits for c's outcome, or for the turn, or for c's context to end.
+func (s *RedisScheduler) await(sh int, q *scheduleQueue, c *scheduleCall) error {
 	select {
 	case err := <-c.done:
 		if err == errTurn {
 			return s.lead(sh, q, c)
 		}
-		return err
-	case <-ctx.Done():
-		return s.abandon(q, c)
+		return s.answered(sh, c, err)
+	case <-c.ctx.Done():
+		return s.abandon(sh, q, c)
 	}
 }
 
-// abandon returns for a waiting call whose context ended. Still queued, it
-// leaves the queue and nothing of it is written. Handed the turn, it
-// passes the turn on. Taken into a batch in flight, its reminder may be
-// stored or not, as with a reply lost on the way back: ErrUnavailable.
-func (s *RedisScheduler) abandon(q *scheduleQueue, c *scheduleCall) error {
+// answered reports c's stored reminder to the observer, on its caller's
+// goroutine and outside the turn, and returns err.
+func (s *RedisScheduler) answered(sh int, c *scheduleCall, err error) error {
+	if err == nil {
+		s.scheduled(c.ctx, sh, []Reminder{c.r})
+	}
+	return err
+}
+
+// abandon returns for a call whose context ended. Still queued, it leaves
+// the queue and nothing of it is written. Handed the turn, it passes the
+// turn on. Taken into a batch on its way, its reminder may be stored or not,
+// as with a reply lost on the way back: ErrUnavailable.
+func (s *RedisScheduler) abandon(sh int, q *scheduleQueue, c *scheduleCall) error {
 	q.mu.Lock()
 	if i := slices.Index(q.waiting, c); i >= 0 {
 		q.waiting = slices.Delete(q.waiting, i, i+1)
@@ -79,46 +110,48 @@ func (s *RedisScheduler) abandon(q *scheduleQueue, c *scheduleCall) error {
 		return unavailable(c.ctx.Err())
 	}
 	q.mu.Unlock()
-	// The turn is sent under q.mu, so it is in done by now if it was sent
-	// at all; an outcome may be there too.
-	select {
-	case err := <-c.done:
-		if err == errTurn {
-			s.passTurn(q)
-			break
-		}
-		return err
-	default:
+	// Out of the queue, under q.mu: c was handed the turn (errTurn is in
+	// done), answered by takeBatch, or taken into a batch.
+	if c.state.CompareAndSwap(callTaken, callLeft) {
+		return unavailable(c.ctx.Err())
 	}
-	return unavailable(c.ctx.Err())
+	err := <-c.done // in done, or about to be: the batch won the race
+	if err == errTurn {
+		s.passTurn(q)
+		return unavailable(c.ctx.Err())
+	}
+	return s.answered(sh, c, err)
 }
 
-// lead sends self's reminder with those of the calls waiting behind it,
-// hands each waiting call its outcome, passes the turn on and returns
-// self's outcome.
+// lead holds the turn for self: it sends self's reminder alone, on self's
+// goroutine and context, or with those of the calls queued behind it, from
+// a goroutine of its own, and waits for the outcome like them.
 func (s *RedisScheduler) lead(sh int, q *scheduleQueue, self *scheduleCall) error {
-	defer s.passTurn(q)
 	if err := self.ctx.Err(); err != nil {
+		s.passTurn(q)
 		return unavailable(err)
 	}
 	batch := s.takeBatch(q, self)
-	err := s.storeBatch(sh, batch)
-	for _, c := range batch[1:] {
-		c.done <- err
+	if len(batch) > 1 {
+		s.sends.Add(1)
+		go s.sendBatch(sh, q, batch)
+		return s.await(sh, q, self)
 	}
-	return err
+	err := func() error {
+		defer s.passTurn(q) // even if the hooks or the logger panic
+		return s.store(self.ctx, sh, []Reminder{self.r})
+	}()
+	return s.answered(sh, self, err)
 }
 
 // takeBatch is self and the calls queued behind it that fit one script
-// call (chunkLen's limits), in arrival order; calls whose context ended
-// are answered and left out.
+// call (chunkLen's limits), in arrival order, each marked callTaken; calls
+// whose context ended are answered and left out.
 func (s *RedisScheduler) takeBatch(q *scheduleQueue, self *scheduleCall) []*scheduleCall {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.waiting) == 0 {
-		return []*scheduleCall{self}
-	}
 	batch := []*scheduleCall{self}
+	self.state.Store(callTaken)
 	size, n := len(self.r.Payload), 0
 	for _, c := range q.waiting {
 		if len(batch) == scheduleChunk || size+len(c.r.Payload) > scheduleChunkBytes {
@@ -126,9 +159,11 @@ func (s *RedisScheduler) takeBatch(q *scheduleQueue, self *scheduleCall) []*sche
 		}
 		n++
 		if err := c.ctx.Err(); err != nil {
+			c.state.Store(callAnswered)
 			c.done <- unavailable(err)
 			continue
 		}
+		c.state.Store(callTaken)
 		batch = append(batch, c)
 		size += len(c.r.Payload)
 	}
@@ -136,6 +171,28 @@ func (s *RedisScheduler) takeBatch(q *scheduleQueue, self *scheduleCall) []*sche
 	clear(q.waiting[rest:])
 	q.waiting = q.waiting[:rest]
 	return batch
+}
+
+// sendBatch stores a batch in one script call, passes the turn on and
+// answers each call in it; for a call whose caller has returned, it
+// reports a stored reminder to the observer itself.
+func (s *RedisScheduler) sendBatch(sh int, q *scheduleQueue, batch []*scheduleCall) {
+	defer s.sends.Done()
+	rs := make([]Reminder, len(batch))
+	for i, c := range batch {
+		rs[i] = c.r
+	}
+	ctx, cancel := sharedContext(batch)
+	err := s.store(ctx, sh, rs)
+	cancel()
+	s.passTurn(q)
+	for _, c := range batch {
+		if c.state.CompareAndSwap(callTaken, callAnswered) {
+			c.done <- err
+		} else if err == nil {
+			s.scheduled(context.WithoutCancel(c.ctx), sh, []Reminder{c.r})
+		}
+	}
 }
 
 // passTurn gives the turn to the longest-waiting call, or ends it.
@@ -151,22 +208,8 @@ func (s *RedisScheduler) passTurn(q *scheduleQueue) {
 	next.done <- errTurn
 }
 
-// storeBatch stores the batch's reminders, all of shard sh, in one script
-// call. A batch of one is sent on its caller's context. A larger one is
-// sent on a context that carries the leader's values, is cancelled by none
-// of the callers (each caller returns when its own context ends, without
-// waiting), and has the latest of their deadlines, if each has one.
-func (s *RedisScheduler) storeBatch(sh int, batch []*scheduleCall) error {
-	ctx := batch[0].ctx
-	rs := make([]Reminder, len(batch))
-	for i, c := range batch {
-		rs[i] = c.r
-	}
-	if len(batch) > 1 {
-		var cancel context.CancelFunc
-		ctx, cancel = sharedContext(batch)
-		defer cancel()
-	}
+// store stores reminders of shard sh in one script call.
+func (s *RedisScheduler) store(ctx context.Context, sh int, rs []Reminder) error {
 	args := scheduleArgs(sh, rs, s.clocks, s.wake)
 	reply, err := scriptSchedule.Run(ctx, s.client, s.keys[sh].all(), args...).Result()
 	if err != nil {
@@ -177,13 +220,14 @@ func (s *RedisScheduler) storeBatch(sh int, batch []*scheduleCall) error {
 		return err
 	}
 	s.clocks.record(sh, reply)
-	for i, c := range batch {
-		s.scheduled(c.ctx, sh, rs[i:i+1])
-	}
 	return nil
 }
 
-// sharedContext is the context of a batch's script call (see storeBatch).
+// sharedContext is the context of a batch's script call: it carries the
+// leader's values, is cancelled by none of the callers (each returns when
+// its own context ends, without waiting), and has the latest of their
+// deadlines, if each has one. Without a deadline the client's ReadTimeout
+// and WriteTimeout bound the call.
 func sharedContext(batch []*scheduleCall) (context.Context, context.CancelFunc) {
 	ctx := context.WithoutCancel(batch[0].ctx)
 	var latest time.Time

@@ -154,21 +154,38 @@ func TestRedisScheduleGroupCommit(t *testing.T) {
 	assert.False(t, pending(t, s, "gc-e"), "abandoned before it was sent")
 }
 
-// TestRedisScheduleGroupCommitContexts: a batch's script call does not end
-// with its sender's context (the caller that took the turn): the other
-// callers' reminders are stored. A caller whose reminder is in a call in
-// flight returns ErrUnavailable as soon as its context ends, as for a lost
-// reply; the reminder may be stored (here it is).
+// TestRedisScheduleGroupCommitContexts: each caller of a batch, the one
+// that took the turn and sent it included, returns ErrUnavailable as soon
+// as its own context ends, as for a lost reply; the script call goes on
+// for the others, and every reminder in it is stored (here it is). The
+// observer hears of each stored reminder once, those of the callers that
+// returned first too.
 func TestRedisScheduleGroupCommitContexts(t *testing.T) {
 	t.Parallel()
-	s, g := newGated(t)
+	r := redistest.New(t)
+	c := r.NewClient(t)
+	g := newScriptGate()
+	c.AddHook(g.hook())
+	var mu sync.Mutex
+	heard := map[string]int{}
+	obs := reminders.ObserverFunc(func(e reminders.Event) {
+		if e.Type == reminders.EventScheduled {
+			mu.Lock()
+			heard[e.ID]++
+			mu.Unlock()
+		}
+	})
+	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix(r.Prefix), reminders.WithObserver(obs))
+	require.NoError(t, err)
+	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
+
 	g.armed.Store(true)
 	a := scheduleAsync(bg(t), s, "gc-a")
 	<-g.held
 	leaderCtx, cancelLeader := context.WithCancel(bg(t))
 	b := scheduleAsync(leaderCtx, s, "gc-b") // first in the queue: sends the next batch
 	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
-	c := scheduleAsync(bg(t), s, "gc-c")
+	cc := scheduleAsync(bg(t), s, "gc-c")
 	memberCtx, cancelMember := context.WithCancel(bg(t))
 	d := scheduleAsync(memberCtx, s, "gc-d")
 	require.Eventually(t, func() bool { return s.Waiting(0) == 3 }, 10*time.Second, time.Millisecond)
@@ -177,15 +194,95 @@ func TestRedisScheduleGroupCommitContexts(t *testing.T) {
 	require.NoError(t, waitErr(t, a))
 	assert.ElementsMatch(t, []string{"gc-b", "gc-c", "gc-d"}, <-g.held)
 	cancelMember()
-	assert.ErrorIs(t, waitErr(t, d), reminders.ErrUnavailable, "returns while its call is in flight")
+	assert.ErrorIs(t, waitErr(t, d), reminders.ErrUnavailable, "a member returns while its call is in flight")
 	cancelLeader()
+	assert.ErrorIs(t, waitErr(t, b), reminders.ErrUnavailable, "so does the caller that sent it")
 	g.armed.Store(false)
 	g.open <- struct{}{}
-	assert.NoError(t, waitErr(t, b), "gc-b's reminder is stored")
-	assert.NoError(t, waitErr(t, c), "not failed by the sender's context")
+	assert.NoError(t, waitErr(t, cc), "not failed by the sender's context")
 	for _, id := range []string{"gc-a", "gc-b", "gc-c", "gc-d"} {
 		assert.True(t, pending(t, s, id), id)
 	}
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(heard) == 5
+	}, 10*time.Second, time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[string]int{"warm": 1, "gc-a": 1, "gc-b": 1, "gc-c": 1, "gc-d": 1}, heard)
+}
+
+// TestRedisScheduleRetryAfterAbandon: a caller whose context ended while
+// its reminder was on its way retries with the same ID and a new due time;
+// the retry waits behind the write it gave up on, so the retry's reminder
+// is the one stored, not overwritten by the older write landing late.
+func TestRedisScheduleRetryAfterAbandon(t *testing.T) {
+	t.Parallel()
+	s, g := newGated(t)
+	g.armed.Store(true)
+	a := scheduleAsync(bg(t), s, "gc-a")
+	<-g.held
+	quit, cancel := context.WithCancel(bg(t))
+	first := scheduleAsync(quit, s, "gc-x")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
+	y := scheduleAsync(bg(t), s, "gc-y")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 2 }, 10*time.Second, time.Millisecond)
+	g.open <- struct{}{} // gc-a goes; gc-x sends gc-x and gc-y, held
+	require.NoError(t, waitErr(t, a))
+	assert.Equal(t, []string{"gc-x", "gc-y"}, <-g.held)
+	cancel()
+	require.ErrorIs(t, waitErr(t, first), reminders.ErrUnavailable)
+
+	later := time.Now().Add(2 * time.Hour).Truncate(time.Millisecond)
+	retry := make(chan error, 1)
+	go func() {
+		retry <- s.Schedule(bg(t), reminders.Reminder{ID: "gc-x", Kind: "k", DueAt: later, Payload: []byte("gc-x")})
+	}()
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond, "the retry queues")
+	g.armed.Store(false)
+	g.open <- struct{}{}
+	require.NoError(t, waitErr(t, retry))
+	require.NoError(t, waitErr(t, y))
+	info, err := s.Get(bg(t), "gc-x")
+	require.NoError(t, err)
+	assert.True(t, later.Equal(info.DueAt), "stored %v, want the retry's %v", info.DueAt, later)
+}
+
+// TestRedisScheduleObserverReentry: an observer that schedules from its
+// EventScheduled callback (a follow-up reminder) does not deadlock: it is
+// called outside the shard's turn, on the caller's goroutine.
+func TestRedisScheduleObserverReentry(t *testing.T) {
+	t.Parallel()
+	var s *reminders.RedisScheduler
+	followUps := make(chan error, 64)
+	obs := reminders.ObserverFunc(func(e reminders.Event) {
+		if e.Type == reminders.EventScheduled && !strings.HasSuffix(e.ID, "-follow") {
+			followUps <- s.Schedule(context.Background(), reminders.Reminder{ID: e.ID + "-follow", Kind: "k", DueAt: time.Now().Add(time.Hour)})
+		}
+	})
+	_, s = newRedis(t, reminders.WithObserver(obs))
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: fmt.Sprint("o-", i), Kind: "k", DueAt: time.Now().Add(time.Hour)}))
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Schedule from the observer deadlocked")
+	}
+	for range 16 {
+		assert.NoError(t, <-followUps)
+	}
+	st, err := s.Stats(bg(t))
+	require.NoError(t, err)
+	assert.Equal(t, 32, int(st.Pending))
 }
 
 // TestRedisScheduleConcurrent: many goroutines scheduling over a shared
@@ -251,4 +348,106 @@ func TestRedisScheduleConcurrentUnavailable(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, int64(32), failed.Load())
 	assert.Equal(t, 0, s.Waiting(0))
+}
+
+// TestRedisScheduleConcurrentDeadlines: many concurrent calls, a third of
+// them with deadlines that end at every stage (queued, handed the turn,
+// in a batch on its way). Every call returns; each that returned nil is
+// stored and was reported to the observer once; the observer hears of no
+// reminder that is not stored, and of none twice. (A stored reminder may
+// go unreported: a deadline that ends the script call itself loses its
+// reply, and with it the news that it ran.)
+func TestRedisScheduleConcurrentDeadlines(t *testing.T) {
+	t.Parallel()
+	const goroutines, each = 32, 60
+	var mu sync.Mutex
+	heard := map[string]int{}
+	obs := reminders.ObserverFunc(func(e reminders.Event) {
+		if e.Type == reminders.EventScheduled {
+			mu.Lock()
+			heard[e.ID]++
+			mu.Unlock()
+		}
+	})
+	_, s := newRedis(t, reminders.WithShards(2), reminders.WithObserver(obs))
+	var wg sync.WaitGroup
+	var okIDs sync.Map
+	var failed atomic.Int64
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				id := fmt.Sprint("d-", g, "-", i)
+				ctx, cancel := context.WithCancel(bg(t))
+				if i%3 == 0 {
+					ctx, cancel = context.WithTimeout(bg(t), time.Duration(i%7)*100*time.Microsecond)
+				}
+				err := s.Schedule(ctx, reminders.Reminder{ID: id, Kind: "k", DueAt: time.Now().Add(time.Hour)})
+				cancel()
+				if err == nil {
+					okIDs.Store(id, true)
+				} else {
+					assert.ErrorIs(t, err, reminders.ErrUnavailable)
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d of %d calls gave up", failed.Load(), goroutines*each)
+	okIDs.Range(func(k, _ any) bool {
+		_, err := s.Get(bg(t), k.(string))
+		assert.NoError(t, err, "%s returned nil", k)
+		return true
+	})
+	s.WaitSends() // writes whose callers gave up have landed, and been reported
+	st, err := s.Stats(bg(t))
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	stored, unheard := 0, 0
+	for g := range goroutines {
+		for i := range each {
+			id := fmt.Sprint("d-", g, "-", i)
+			_, err := s.Get(bg(t), id)
+			if _, ok := okIDs.Load(id); ok {
+				assert.Equal(t, 1, heard[id], "%s returned nil", id)
+			}
+			if err == nil {
+				stored++
+				assert.LessOrEqual(t, heard[id], 1, "%s is stored", id)
+				if heard[id] == 0 {
+					unheard++
+				}
+			} else {
+				require.ErrorIs(t, err, reminders.ErrNotFound)
+				assert.Zero(t, heard[id], "%s is not stored", id)
+			}
+		}
+	}
+	t.Logf("%d stored, %d of them with their reply lost", stored, unheard)
+	assert.Equal(t, stored, int(st.Pending))
+}
+
+// TestRedisSchedulePanicPassesTurn: a panic while a call holds the turn (a
+// client hook's, here) reaches that caller, and the shard's turn passes
+// on: the next call is stored.
+func TestRedisSchedulePanicPassesTurn(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	c := r.NewClient(t)
+	c.AddHook(redistest.CommandHook(func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if slices.Contains(cmd.Args(), any("gc-panic")) {
+			panic("hook")
+		}
+		return next(ctx, cmd)
+	}))
+	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix(r.Prefix))
+	require.NoError(t, err)
+	assert.PanicsWithValue(t, "hook", func() {
+		_ = s.Schedule(bg(t), reminders.Reminder{ID: "gc-panic", Kind: "k", DueAt: time.Now().Add(time.Hour)})
+	})
+	require.NoError(t, waitErr(t, scheduleAsync(bg(t), s, "gc-next")))
+	assert.True(t, pending(t, s, "gc-next"))
 }
