@@ -54,9 +54,10 @@
 // rotating store's clock and Redis's (whichever reads earlier), so that
 // reuse is told from an unknown ID (RFC 9700 §4.14.2) on an instance whose
 // clock agrees with either. Session keys and the index expire at their
-// expiry by Redis's clock; see [WithClock] for what clock skew does. A user's keys are so their live sessions, plus a
-// tombstone for every rotation whose old session has not yet expired: with
-// sliding expiry, one per refresh over a refresh token's lifetime.
+// expiry by Redis's clock; see [WithClock] for what clock skew does. So a
+// user's keys are its live sessions, plus a tombstone for every rotation
+// whose old session has not yet expired: with sliding expiry, one per
+// refresh over a refresh token's lifetime.
 //
 // The client must read from masters: a replica may not have applied a
 // revoke yet, and IsActive's GET would find the session there. So
