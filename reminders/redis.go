@@ -27,7 +27,8 @@ import (
 //
 // A RedisScheduler is safe for concurrent use. Before Run, its only
 // goroutines are those Schedule starts for group commit batches, each
-// ending with its script call. It never closes the client. The zero value is not
+// ending once its script call has returned and the observer has heard of
+// it. It never closes the client. The zero value is not
 // usable; call NewRedisScheduler.
 type RedisScheduler struct {
 	client redis.UniversalClient
@@ -130,9 +131,9 @@ func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisSche
 // wrote nothing. Otherwise the script either ran whole or not at all, but
 // a reply lost on the way back, or a context that ended while the script
 // call was on its way, hides which, and the write may land after the call
-// returned. Retry with the same ID: the retry replaces the reminder, and
-// it waits behind a write of this process still on its way for the same
-// shard, so it is not overwritten by it (a Cancel does not wait).
+// returned. Retry with the same ID: the retry replaces the reminder. (As
+// for any command whose reply is lost, a first write still in the network
+// could land after the retry's; Get shows what is stored.)
 func (s *RedisScheduler) Schedule(ctx context.Context, r Reminder) error {
 	return s.ScheduleMany(ctx, []Reminder{r})
 }

@@ -3,6 +3,7 @@ package reminders
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -28,8 +29,8 @@ import (
 // goroutine of its own, then waits for its outcome like every other caller
 // in the batch, so that each caller returns when its own context ends. The
 // one that ends a script call passes the turn to the longest-waiting call.
-// One in flight keeps batches large, and keeps a retry of a call that
-// gave up behind the write it gave up on.
+// One in flight keeps batches large, and queues the retry of a call that
+// gave up while its batch was on its way behind that batch.
 
 // scheduleQueue is one shard's group commit state.
 type scheduleQueue struct {
@@ -90,13 +91,23 @@ func (s *RedisScheduler) await(sh int, q *scheduleQueue, c *scheduleCall) error 
 }
 
 // answered reports c's stored reminder to the observer, on its caller's
-// goroutine and outside the turn, and returns err.
+// goroutine and outside the turn, and returns err; a panic of the batch's
+// script call is raised again here, as it would be on a lone call.
 func (s *RedisScheduler) answered(sh int, c *scheduleCall, err error) error {
+	if p, ok := err.(sendPanic); ok {
+		panic(p.value)
+	}
 	if err == nil {
 		s.scheduled(c.ctx, sh, []Reminder{c.r})
 	}
 	return err
 }
+
+// sendPanic carries a panic of a batch's script call (a go-redis hook's,
+// the logger's) to the callers waiting for it.
+type sendPanic struct{ value any }
+
+func (p sendPanic) Error() string { return fmt.Sprint("reminders: panic while scheduling: ", p.value) }
 
 // abandon returns for a call whose context ended. Still queued, it leaves
 // the queue and nothing of it is written. Handed the turn, it passes the
@@ -174,38 +185,70 @@ func (s *RedisScheduler) takeBatch(q *scheduleQueue, self *scheduleCall) []*sche
 }
 
 // sendBatch stores a batch in one script call, passes the turn on and
-// answers each call in it; for a call whose caller has returned, it
-// reports a stored reminder to the observer itself.
+// answers each call in it, then reports to the observer the stored
+// reminders of callers that have returned. A panic of the script call
+// reaches the callers still waiting; one of the observer is logged, as
+// there is no caller left to take it.
 func (s *RedisScheduler) sendBatch(sh int, q *scheduleQueue, batch []*scheduleCall) {
 	defer s.sends.Done()
 	rs := make([]Reminder, len(batch))
 	for i, c := range batch {
 		rs[i] = c.r
 	}
-	ctx, cancel := sharedContext(batch)
-	err := s.store(ctx, sh, rs)
-	cancel()
+	err := s.storeShared(sh, batch, rs)
 	s.passTurn(q)
+	left := batch[:0:0]
 	for _, c := range batch {
 		if c.state.CompareAndSwap(callTaken, callAnswered) {
 			c.done <- err
 		} else if err == nil {
-			s.scheduled(context.WithoutCancel(c.ctx), sh, []Reminder{c.r})
+			left = append(left, c)
 		}
+	}
+	for _, c := range left {
+		ctx := context.WithoutCancel(c.ctx)
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					s.opts.logger.LogAttrs(ctx, slog.LevelError, "reminders: observer panicked",
+						slog.String("reminder_id", c.r.ID), slog.Any("panic", v))
+				}
+			}()
+			s.scheduled(ctx, sh, []Reminder{c.r})
+		}()
 	}
 }
 
-// passTurn gives the turn to the longest-waiting call, or ends it.
+// storeShared is store on the batch's shared context; a panic is returned
+// as a sendPanic.
+func (s *RedisScheduler) storeShared(sh int, batch []*scheduleCall, rs []Reminder) (err error) {
+	ctx, cancel := sharedContext(batch)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			err = sendPanic{v}
+		}
+	}()
+	return s.store(ctx, sh, rs)
+}
+
+// passTurn gives the turn to the longest-waiting call whose context has
+// not ended (answering those that have), or ends it.
 func (s *RedisScheduler) passTurn(q *scheduleQueue) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.waiting) == 0 {
-		q.leading = false
+	for len(q.waiting) > 0 {
+		next := q.waiting[0]
+		q.waiting = slices.Delete(q.waiting, 0, 1)
+		if err := next.ctx.Err(); err != nil {
+			next.state.Store(callAnswered)
+			next.done <- unavailable(err)
+			continue
+		}
+		next.done <- errTurn
 		return
 	}
-	next := q.waiting[0]
-	q.waiting = slices.Delete(q.waiting, 0, 1)
-	next.done <- errTurn
+	q.leading = false
 }
 
 // store stores reminders of shard sh in one script call.

@@ -451,3 +451,130 @@ func TestRedisSchedulePanicPassesTurn(t *testing.T) {
 	require.NoError(t, waitErr(t, scheduleAsync(bg(t), s, "gc-next")))
 	assert.True(t, pending(t, s, "gc-next"))
 }
+
+// TestRedisScheduleObserverAfterAnswers: a batch answers all its waiting
+// callers before it reports the reminders of callers that returned early
+// to the observer; so an observer that calls Schedule, and waits for the
+// shard's next turn, holds up no answer (here gc-b's, whose caller would
+// otherwise give up and be told ErrUnavailable for a stored reminder).
+func TestRedisScheduleObserverAfterAnswers(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	c := r.NewClient(t)
+	g := newScriptGate()
+	c.AddHook(g.hook())
+	var s *reminders.RedisScheduler
+	follow := make(chan error, 1)
+	obs := reminders.ObserverFunc(func(e reminders.Event) {
+		if e.Type == reminders.EventScheduled && e.ID == "gc-left" {
+			follow <- s.Schedule(context.Background(), reminders.Reminder{ID: "gc-follow", Kind: "k", DueAt: time.Now().Add(time.Hour)})
+		}
+	})
+	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix(r.Prefix), reminders.WithObserver(obs))
+	require.NoError(t, err)
+	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
+
+	g.armed.Store(true)
+	a := scheduleAsync(bg(t), s, "gc-a")
+	<-g.held
+	l := scheduleAsync(bg(t), s, "gc-l")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
+	leftCtx, cancelLeft := context.WithCancel(bg(t))
+	left := scheduleAsync(leftCtx, s, "gc-left")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 2 }, 10*time.Second, time.Millisecond)
+	bCtx, cancelB := context.WithCancel(bg(t))
+	defer cancelB()
+	b := scheduleAsync(bCtx, s, "gc-b")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 3 }, 10*time.Second, time.Millisecond)
+
+	g.open <- struct{}{} // gc-a goes; gc-l sends [gc-l gc-left gc-b], held
+	require.NoError(t, waitErr(t, a))
+	require.Equal(t, []string{"gc-l", "gc-left", "gc-b"}, <-g.held)
+	cancelLeft()
+	require.ErrorIs(t, waitErr(t, left), reminders.ErrUnavailable)
+	z := scheduleAsync(bg(t), s, "gc-z")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
+
+	g.open <- struct{}{}                  // the batch is stored; the turn passes to gc-z, whose call is held
+	require.Contains(t, <-g.held, "gc-z") // alone, or with gc-follow if the observer queued first
+	require.NoError(t, waitErr(t, l))
+	plain, err := reminders.NewRedisScheduler(r.Client, reminders.WithKeyPrefix(r.Prefix)) // not gated
+	require.NoError(t, err)
+	assert.True(t, pending(t, plain, "gc-b"), "gc-b is stored")
+	var bErr error
+	select {
+	case bErr = <-b:
+	case <-time.After(time.Second):
+		cancelB() // the caller's patience ends
+		bErr = waitErr(t, b)
+	}
+	assert.NoError(t, bErr, "gc-b was stored and its reply came back a second ago")
+
+	g.armed.Store(false)
+	g.open <- struct{}{}
+	require.NoError(t, waitErr(t, z))
+	require.NoError(t, <-follow)
+	s.WaitSends()
+}
+
+// TestRedisScheduleBatchPanic: a panic while a batch is sent (a client
+// hook's, here) reaches each caller still waiting for that batch, on its
+// own goroutine, as it reaches a lone caller; the process lives on and the
+// shard's turn passes on.
+func TestRedisScheduleBatchPanic(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	c := r.NewClient(t)
+	g := newScriptGate()
+	c.AddHook(g.hook())
+	c.AddHook(redistest.CommandHook(func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if slices.Contains(cmd.Args(), any("gc-boom")) {
+			panic("hook")
+		}
+		return next(ctx, cmd)
+	}))
+	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix(r.Prefix))
+	require.NoError(t, err)
+	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
+
+	type outcome struct {
+		err      error
+		panicked any
+	}
+	guarded := func(id string) <-chan outcome {
+		out := make(chan outcome, 1)
+		go func() {
+			defer func() {
+				if v := recover(); v != nil {
+					out <- outcome{panicked: v}
+				}
+			}()
+			out <- outcome{err: s.Schedule(bg(t), reminders.Reminder{ID: id, Kind: "k", DueAt: time.Now().Add(time.Hour), Payload: []byte(id)})}
+		}()
+		return out
+	}
+	wait := func(ch <-chan outcome) outcome {
+		select {
+		case o := <-ch:
+			return o
+		case <-time.After(10 * time.Second):
+			t.Fatal("Schedule did not return")
+			return outcome{}
+		}
+	}
+	g.armed.Store(true)
+	a := guarded("gc-a")
+	<-g.held
+	boom := guarded("gc-boom")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
+	b := guarded("gc-b")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 2 }, 10*time.Second, time.Millisecond)
+	g.armed.Store(false)
+	g.open <- struct{}{} // gc-a goes; gc-boom sends gc-boom and gc-b: the hook panics
+	assert.Equal(t, outcome{}, wait(a))
+	assert.Equal(t, outcome{panicked: "hook"}, wait(boom))
+	assert.Equal(t, outcome{panicked: "hook"}, wait(b))
+	assert.Equal(t, outcome{}, wait(guarded("gc-next")), "the shard still works")
+	assert.True(t, pending(t, s, "gc-next"))
+	s.WaitSends()
+}
