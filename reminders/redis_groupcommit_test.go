@@ -69,19 +69,31 @@ func (g *scriptGate) callIDs() [][]string {
 	return out
 }
 
-// newGated is a one-shard scheduler on its own client with a scriptGate,
-// its scripts loaded (so that a held call is the one asked for, not a
-// NOSCRIPT retry).
-func newGated(t *testing.T) (*reminders.RedisScheduler, *scriptGate) {
+// newGated is a one-shard scheduler with opts on its own client with a
+// scriptGate, its scripts loaded (so that a held call is the one asked
+// for, not a NOSCRIPT retry). Hooks added to the client later run after
+// the gate.
+func newGated(t *testing.T, opts ...reminders.Option) (*reminders.RedisScheduler, *scriptGate, redis.UniversalClient) {
 	t.Helper()
 	r := redistest.New(t)
 	c := r.NewClient(t)
 	g := newScriptGate()
 	c.AddHook(g.hook())
-	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix(r.Prefix))
+	s, err := reminders.NewRedisScheduler(c, append([]reminders.Option{reminders.WithKeyPrefix(r.Prefix)}, opts...)...)
 	require.NoError(t, err)
 	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
-	return s, g
+	return s, g, c
+}
+
+// panicOn is a client hook that panics with "hook" on a command that
+// carries id.
+func panicOn(id string) redistest.CommandHook {
+	return func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if slices.Contains(cmd.Args(), any(id)) {
+			panic("hook")
+		}
+		return next(ctx, cmd)
+	}
 }
 
 // scheduleAsync runs Schedule of id on a goroutine and returns its outcome
@@ -123,7 +135,7 @@ func pending(t *testing.T, s *reminders.RedisScheduler, id string) bool {
 // ErrUnavailable at once, and nothing of it is written.
 func TestRedisScheduleGroupCommit(t *testing.T) {
 	t.Parallel()
-	s, g := newGated(t)
+	s, g, _ := newGated(t)
 	g.armed.Store(true)
 	a := scheduleAsync(bg(t), s, "gc-a")
 	assert.Equal(t, []string{"gc-a"}, <-g.held)
@@ -162,10 +174,6 @@ func TestRedisScheduleGroupCommit(t *testing.T) {
 // returned first too.
 func TestRedisScheduleGroupCommitContexts(t *testing.T) {
 	t.Parallel()
-	r := redistest.New(t)
-	c := r.NewClient(t)
-	g := newScriptGate()
-	c.AddHook(g.hook())
 	var mu sync.Mutex
 	heard := map[string]int{}
 	obs := reminders.ObserverFunc(func(e reminders.Event) {
@@ -175,9 +183,7 @@ func TestRedisScheduleGroupCommitContexts(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix(r.Prefix), reminders.WithObserver(obs))
-	require.NoError(t, err)
-	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
+	s, g, _ := newGated(t, reminders.WithObserver(obs))
 
 	g.armed.Store(true)
 	a := scheduleAsync(bg(t), s, "gc-a")
@@ -219,7 +225,7 @@ func TestRedisScheduleGroupCommitContexts(t *testing.T) {
 // is the one stored, not overwritten by the older write landing late.
 func TestRedisScheduleRetryAfterAbandon(t *testing.T) {
 	t.Parallel()
-	s, g := newGated(t)
+	s, g, _ := newGated(t)
 	g.armed.Store(true)
 	a := scheduleAsync(bg(t), s, "gc-a")
 	<-g.held
@@ -435,16 +441,8 @@ func TestRedisScheduleConcurrentDeadlines(t *testing.T) {
 // on: the next call is stored.
 func TestRedisSchedulePanicPassesTurn(t *testing.T) {
 	t.Parallel()
-	r := redistest.New(t)
-	c := r.NewClient(t)
-	c.AddHook(redistest.CommandHook(func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
-		if slices.Contains(cmd.Args(), any("gc-panic")) {
-			panic("hook")
-		}
-		return next(ctx, cmd)
-	}))
-	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix(r.Prefix))
-	require.NoError(t, err)
+	s, _, c := newGated(t)
+	c.AddHook(panicOn("gc-panic"))
 	assert.PanicsWithValue(t, "hook", func() {
 		_ = s.Schedule(bg(t), reminders.Reminder{ID: "gc-panic", Kind: "k", DueAt: time.Now().Add(time.Hour)})
 	})
@@ -523,19 +521,8 @@ func TestRedisScheduleObserverAfterAnswers(t *testing.T) {
 // shard's turn passes on.
 func TestRedisScheduleBatchPanic(t *testing.T) {
 	t.Parallel()
-	r := redistest.New(t)
-	c := r.NewClient(t)
-	g := newScriptGate()
-	c.AddHook(g.hook())
-	c.AddHook(redistest.CommandHook(func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
-		if slices.Contains(cmd.Args(), any("gc-boom")) {
-			panic("hook")
-		}
-		return next(ctx, cmd)
-	}))
-	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix(r.Prefix))
-	require.NoError(t, err)
-	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
+	s, g, c := newGated(t)
+	c.AddHook(panicOn("gc-boom"))
 
 	type outcome struct {
 		err      error
