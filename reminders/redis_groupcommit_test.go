@@ -3,6 +3,7 @@ package reminders_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -96,6 +97,31 @@ func panicOn(id string) redistest.CommandHook {
 	}
 }
 
+// scheduledEvents is an Observer that counts EventScheduled by ID.
+type scheduledEvents struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (h *scheduledEvents) ObserveReminder(e reminders.Event) {
+	if e.Type != reminders.EventScheduled {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n == nil {
+		h.n = map[string]int{}
+	}
+	h.n[e.ID]++
+}
+
+// counts is a copy of the counts so far.
+func (h *scheduledEvents) counts() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.n)
+}
+
 // scheduleAsync runs Schedule of id on a goroutine and returns its outcome
 // channel.
 func scheduleAsync(ctx context.Context, s *reminders.RedisScheduler, id string) <-chan error {
@@ -174,16 +200,8 @@ func TestRedisScheduleGroupCommit(t *testing.T) {
 // returned first too.
 func TestRedisScheduleGroupCommitContexts(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	heard := map[string]int{}
-	obs := reminders.ObserverFunc(func(e reminders.Event) {
-		if e.Type == reminders.EventScheduled {
-			mu.Lock()
-			heard[e.ID]++
-			mu.Unlock()
-		}
-	})
-	s, g, _ := newGated(t, reminders.WithObserver(obs))
+	var heard scheduledEvents
+	s, g, _ := newGated(t, reminders.WithObserver(&heard))
 
 	g.armed.Store(true)
 	a := scheduleAsync(bg(t), s, "gc-a")
@@ -209,14 +227,8 @@ func TestRedisScheduleGroupCommitContexts(t *testing.T) {
 	for _, id := range []string{"gc-a", "gc-b", "gc-c", "gc-d"} {
 		assert.True(t, pending(t, s, id), id)
 	}
-	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(heard) == 5
-	}, 10*time.Second, time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, map[string]int{"warm": 1, "gc-a": 1, "gc-b": 1, "gc-c": 1, "gc-d": 1}, heard)
+	s.WaitSends()
+	assert.Equal(t, map[string]int{"warm": 1, "gc-a": 1, "gc-b": 1, "gc-c": 1, "gc-d": 1}, heard.counts())
 }
 
 // TestRedisScheduleRetryAfterAbandon: a caller whose context ended while
@@ -366,16 +378,8 @@ func TestRedisScheduleConcurrentUnavailable(t *testing.T) {
 func TestRedisScheduleConcurrentDeadlines(t *testing.T) {
 	t.Parallel()
 	const goroutines, each = 32, 60
-	var mu sync.Mutex
-	heard := map[string]int{}
-	obs := reminders.ObserverFunc(func(e reminders.Event) {
-		if e.Type == reminders.EventScheduled {
-			mu.Lock()
-			heard[e.ID]++
-			mu.Unlock()
-		}
-	})
-	_, s := newRedis(t, reminders.WithShards(2), reminders.WithObserver(obs))
+	var heard scheduledEvents
+	_, s := newRedis(t, reminders.WithShards(2), reminders.WithObserver(&heard))
 	var wg sync.WaitGroup
 	var okIDs sync.Map
 	var failed atomic.Int64
@@ -410,25 +414,24 @@ func TestRedisScheduleConcurrentDeadlines(t *testing.T) {
 	s.WaitSends() // writes whose callers gave up have landed, and been reported
 	st, err := s.Stats(bg(t))
 	require.NoError(t, err)
-	mu.Lock()
-	defer mu.Unlock()
+	heardOf := heard.counts()
 	stored, unheard := 0, 0
 	for g := range goroutines {
 		for i := range each {
 			id := fmt.Sprint("d-", g, "-", i)
 			_, err := s.Get(bg(t), id)
 			if _, ok := okIDs.Load(id); ok {
-				assert.Equal(t, 1, heard[id], "%s returned nil", id)
+				assert.Equal(t, 1, heardOf[id], "%s returned nil", id)
 			}
 			if err == nil {
 				stored++
-				assert.LessOrEqual(t, heard[id], 1, "%s is stored", id)
-				if heard[id] == 0 {
+				assert.LessOrEqual(t, heardOf[id], 1, "%s is stored", id)
+				if heardOf[id] == 0 {
 					unheard++
 				}
 			} else {
 				require.ErrorIs(t, err, reminders.ErrNotFound)
-				assert.Zero(t, heard[id], "%s is not stored", id)
+				assert.Zero(t, heardOf[id], "%s is not stored", id)
 			}
 		}
 	}
