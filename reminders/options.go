@@ -220,7 +220,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithObserver sets an Observer that receives an Event for every state
-// change, for metrics. Default: none; a nil Observer (a typed nil
+// change, for metrics: every change whose script's reply came back (a
+// write whose reply was lost, reported as ErrUnavailable, may have landed
+// unseen). Default: none; a nil Observer (a typed nil
 // included) is refused with an error wrapping ErrInvalid: leave the
 // option out instead.
 func WithObserver(obs Observer) Option {

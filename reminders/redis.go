@@ -121,9 +121,10 @@ func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisSche
 // call waits for the script call ahead of it, and a slow reply (a large
 // payload, a busy Redis) delays the shard's other calls as long; more
 // shards (WithShards) mean more calls in flight. A caller whose reminder
-// goes with others' returns when its own context ends, and the others'
-// contexts do not end the script call; one that goes alone makes an
-// ordinary go-redis call on ctx, which the client's timeouts bound.
+// goes with others' returns when its own context ends; the script call
+// is cancelled by none of them and has the latest of their deadlines (none
+// if one has none). One that goes alone makes an ordinary go-redis call
+// on ctx. The client's timeouts bound both.
 //
 // It returns an error wrapping ErrInvalid, naming the field, for bad input
 // (nothing is written), and ErrUnavailable when Redis fails or ctx ends
