@@ -54,9 +54,9 @@ type Event struct {
 // kit/metrics is one) or tracing. ObserveReminder is called synchronously
 // on the goroutine that made the change (a worker's, Schedule's caller's,
 // or one of those ScheduleMany runs its shards on; for a Redis Schedule
-// whose caller returned before the reply came, the goroutine that sent its
-// group commit batch): it must be fast and safe for concurrent use. It may
-// call the scheduler.
+// whose caller returned before the reply came, one of the scheduler's
+// own): it must be fast and safe for concurrent use. It may call the
+// scheduler.
 type Observer interface {
 	// ObserveReminder receives one event; it returns nothing, so an
 	// observer cannot fail the operation it observes.

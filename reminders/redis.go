@@ -26,9 +26,10 @@ import (
 // an evicted record is a lost reminder.
 //
 // A RedisScheduler is safe for concurrent use. Before Run, its only
-// goroutines are those Schedule starts for group commit batches, each
-// ending once its script call has returned and the observer has heard of
-// it. It never closes the client. The zero value is not
+// goroutines are those Schedule's group commit starts while calls queue: a
+// sender per shard, which ends when the shard's queue is empty, and a short
+// one to report to the observer the reminders of callers that returned
+// before their reply. It never closes the client. The zero value is not
 // usable; call NewRedisScheduler.
 type RedisScheduler struct {
 	client redis.UniversalClient

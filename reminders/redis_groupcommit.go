@@ -2,7 +2,6 @@ package reminders
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -24,75 +23,91 @@ import (
 // unit of failure, so each caller gets the error of the call that carried
 // its reminder.
 //
-// One script call per shard is in flight per scheduler: the turn. Its
-// holder sends alone, or takes the queue as a batch and sends it from a
-// goroutine of its own, then waits for its outcome like every other caller
-// in the batch, so that each caller returns when its own context ends. The
-// one that ends a script call passes the turn to the longest-waiting call.
-// One in flight keeps batches large, and queues the retry of a call that
-// gave up while its batch was on its way behind that batch.
+// One script call per shard is in flight per scheduler. A call that finds
+// none sends its own. When a script call ends and calls are queued, a
+// sender goroutine takes them in batches, one script call after another,
+// until the queue is empty, and then ends: no goroutine outlives the load.
+// Every queued caller waits for its own outcome or its own context, so it
+// returns when its context ends, whatever the others' do. One in flight
+// keeps batches large, and queues the retry of a call that gave up while
+// its batch was on its way behind that batch.
 
 // scheduleQueue is one shard's group commit state.
 type scheduleQueue struct {
 	mu      sync.Mutex
 	waiting []*scheduleCall // arrival order
-	leading bool            // the turn is held; false only when waiting is empty
+	busy    bool            // a script call is on its way, or a sender runs
 }
 
 // A scheduleCall's state, for a call whose context ends after its reminder
-// was taken into a batch: then the caller and the batch's goroutine race to
-// mark it, and the loser learns who answers.
+// was taken into a batch: then the caller and the sender race to mark it,
+// and the loser learns who answers.
 const (
-	callQueued   int32 = iota // in waiting, or handed the turn
+	callQueued   int32 = iota // in waiting
 	callTaken                 // in a batch on its way
 	callAnswered              // its outcome is (or is about to be) in done
-	callLeft                  // its caller returned; the batch reports it to the observer
+	callLeft                  // its caller returned; the sender reports it to the observer
 )
 
-// scheduleCall is one Schedule call waiting for the turn or for its batch.
+// scheduleCall is one queued Schedule call.
 type scheduleCall struct {
 	ctx   context.Context
 	r     Reminder
 	state atomic.Int32
-	done  chan error // capacity 1: the outcome, or errTurn
+	done  chan error // capacity 1: the outcome
 }
-
-// errTurn, sent on a waiting call's done, gives it the turn.
-var errTurn = errors.New("reminders: your turn")
 
 // scheduleOne stores one reminder, sharing a script call with concurrent
 // calls for the same shard.
 func (s *RedisScheduler) scheduleOne(ctx context.Context, r Reminder) error {
 	sh := shardOf(r.ID, len(s.keys))
 	q := &s.queues[sh]
-	c := &scheduleCall{ctx: ctx, r: r, done: make(chan error, 1)}
 	q.mu.Lock()
-	if !q.leading {
-		q.leading = true
+	if !q.busy {
+		q.busy = true
 		q.mu.Unlock()
-		return s.lead(sh, q, c)
+		return s.sendAlone(ctx, sh, q, r)
 	}
+	c := &scheduleCall{ctx: ctx, r: r, done: make(chan error, 1)}
 	q.waiting = append(q.waiting, c)
 	q.mu.Unlock()
-	return s.await(sh, q, c)
-}
-
-// await waits for c's outcome, or for the turn, or for c's context to end.
-func (s *RedisScheduler) await(sh int, q *scheduleQueue, c *scheduleCall) error {
 	select {
 	case err := <-c.done:
-		if err == errTurn {
-			return s.lead(sh, q, c)
-		}
 		return s.answered(sh, c, err)
-	case <-c.ctx.Done():
+	case <-ctx.Done():
 		return s.abandon(sh, q, c)
 	}
 }
 
+// sendAlone stores r in a script call of its own, on the caller's
+// goroutine and context, then hands the calls that queued meanwhile to a
+// sender.
+func (s *RedisScheduler) sendAlone(ctx context.Context, sh int, q *scheduleQueue, r Reminder) error {
+	err := func() error {
+		defer s.idle(sh, q) // even if the hooks or the logger panic
+		return s.store(ctx, sh, []Reminder{r})
+	}()
+	if err == nil {
+		s.scheduled(ctx, sh, []Reminder{r})
+	}
+	return err
+}
+
+// idle ends a lone script call: with calls queued, a sender takes them.
+func (s *RedisScheduler) idle(sh int, q *scheduleQueue) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.waiting) == 0 {
+		q.busy = false
+		return
+	}
+	s.sends.Add(1)
+	go s.sender(sh, q)
+}
+
 // answered reports c's stored reminder to the observer, on its caller's
-// goroutine and outside the turn, and returns err; a panic of the batch's
-// script call is raised again here, as it would be on a lone call.
+// goroutine, and returns err; a panic of the batch's script call is raised
+// again here, as it would be on a lone call.
 func (s *RedisScheduler) answered(sh int, c *scheduleCall, err error) error {
 	if p, ok := err.(sendPanic); ok {
 		panic(p.value)
@@ -109,10 +124,10 @@ type sendPanic struct{ value any }
 
 func (p sendPanic) Error() string { return fmt.Sprint("reminders: panic while scheduling: ", p.value) }
 
-// abandon returns for a call whose context ended. Still queued, it leaves
-// the queue and nothing of it is written. Handed the turn, it passes the
-// turn on. Taken into a batch on its way, its reminder may be stored or not,
-// as with a reply lost on the way back: ErrUnavailable.
+// abandon returns for a queued call whose context ended. Still queued, it
+// leaves the queue and nothing of it is written. Taken into a batch on its
+// way, its reminder may be stored or not, as with a reply lost on the way
+// back: ErrUnavailable.
 func (s *RedisScheduler) abandon(sh int, q *scheduleQueue, c *scheduleCall) error {
 	q.mu.Lock()
 	if i := slices.Index(q.waiting, c); i >= 0 {
@@ -121,51 +136,42 @@ func (s *RedisScheduler) abandon(sh int, q *scheduleQueue, c *scheduleCall) erro
 		return unavailable(c.ctx.Err())
 	}
 	q.mu.Unlock()
-	// Out of the queue, under q.mu: c was handed the turn (errTurn is in
-	// done), answered by takeBatch, or taken into a batch.
+	// Out of the queue, under q.mu: answered by takeBatch, or taken.
 	if c.state.CompareAndSwap(callTaken, callLeft) {
 		return unavailable(c.ctx.Err())
 	}
-	err := <-c.done // in done, or about to be: the batch won the race
-	if err == errTurn {
-		s.passTurn(q)
-		return unavailable(c.ctx.Err())
-	}
-	return s.answered(sh, c, err)
+	return s.answered(sh, c, <-c.done) // in done, or about to be: the sender won the race
 }
 
-// lead holds the turn for self: it sends self's reminder alone, on self's
-// goroutine and context, or with those of the calls queued behind it, from
-// a goroutine of its own, and waits for the outcome like them.
-func (s *RedisScheduler) lead(sh int, q *scheduleQueue, self *scheduleCall) error {
-	if err := self.ctx.Err(); err != nil {
-		s.passTurn(q)
-		return unavailable(err)
+// sender stores the queued calls in batches, one script call at a time,
+// and ends when the queue is empty.
+func (s *RedisScheduler) sender(sh int, q *scheduleQueue) {
+	defer s.sends.Done()
+	for {
+		batch, more := s.takeBatch(q)
+		if !more {
+			return
+		}
+		if len(batch) > 0 {
+			s.sendBatch(sh, batch)
+		}
 	}
-	batch := s.takeBatch(q, self)
-	if len(batch) > 1 {
-		s.sends.Add(1)
-		go s.sendBatch(sh, q, batch)
-		return s.await(sh, q, self)
-	}
-	err := func() error {
-		defer s.passTurn(q) // even if the hooks or the logger panic
-		return s.store(self.ctx, sh, []Reminder{self.r})
-	}()
-	return s.answered(sh, self, err)
 }
 
-// takeBatch is self and the calls queued behind it that fit one script
-// call (chunkLen's limits), in arrival order, each marked callTaken; calls
-// whose context ended are answered and left out.
-func (s *RedisScheduler) takeBatch(q *scheduleQueue, self *scheduleCall) []*scheduleCall {
+// takeBatch is the queued calls that fit one script call (chunkLen's
+// limits), in arrival order, each marked callTaken; calls whose context
+// ended are answered and left out, so the batch may be empty. With
+// nothing queued, the shard goes idle and more is false.
+func (s *RedisScheduler) takeBatch(q *scheduleQueue) (batch []*scheduleCall, more bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	batch := []*scheduleCall{self}
-	self.state.Store(callTaken)
-	size, n := len(self.r.Payload), 0
+	if len(q.waiting) == 0 {
+		q.busy = false
+		return nil, false
+	}
+	size, n := 0, 0
 	for _, c := range q.waiting {
-		if len(batch) == scheduleChunk || size+len(c.r.Payload) > scheduleChunkBytes {
+		if len(batch) == scheduleChunk || (len(batch) > 0 && size+len(c.r.Payload) > scheduleChunkBytes) {
 			break
 		}
 		n++
@@ -181,23 +187,20 @@ func (s *RedisScheduler) takeBatch(q *scheduleQueue, self *scheduleCall) []*sche
 	rest := copy(q.waiting, q.waiting[n:])
 	clear(q.waiting[rest:])
 	q.waiting = q.waiting[:rest]
-	return batch
+	return batch, true
 }
 
-// sendBatch stores a batch in one script call, passes the turn on and
-// answers each call in it, then reports to the observer the stored
-// reminders of callers that have returned. A panic of the script call
-// reaches the callers still waiting; one of the observer is logged, as
-// there is no caller left to take it.
-func (s *RedisScheduler) sendBatch(sh int, q *scheduleQueue, batch []*scheduleCall) {
-	defer s.sends.Done()
+// sendBatch stores a batch in one script call and answers each call in
+// it. The stored reminders of callers that have returned meanwhile are
+// reported to the observer from a goroutine of their own: an observer may
+// call Schedule, which waits for this sender.
+func (s *RedisScheduler) sendBatch(sh int, batch []*scheduleCall) {
 	rs := make([]Reminder, len(batch))
 	for i, c := range batch {
 		rs[i] = c.r
 	}
 	err := s.storeShared(sh, batch, rs)
-	s.passTurn(q)
-	left := batch[:0:0]
+	var left []*scheduleCall
 	for _, c := range batch {
 		if c.state.CompareAndSwap(callTaken, callAnswered) {
 			c.done <- err
@@ -205,6 +208,17 @@ func (s *RedisScheduler) sendBatch(sh int, q *scheduleQueue, batch []*scheduleCa
 			left = append(left, c)
 		}
 	}
+	if len(left) > 0 {
+		s.sends.Add(1)
+		go s.reportLeft(sh, left)
+	}
+}
+
+// reportLeft reports the stored reminders of callers that returned before
+// their batch's reply. A panic of the observer is logged: there is no
+// caller left to take it.
+func (s *RedisScheduler) reportLeft(sh int, left []*scheduleCall) {
+	defer s.sends.Done()
 	for _, c := range left {
 		ctx := context.WithoutCancel(c.ctx)
 		func() {
@@ -232,25 +246,6 @@ func (s *RedisScheduler) storeShared(sh int, batch []*scheduleCall, rs []Reminde
 	return s.store(ctx, sh, rs)
 }
 
-// passTurn gives the turn to the longest-waiting call whose context has
-// not ended (answering those that have), or ends it.
-func (s *RedisScheduler) passTurn(q *scheduleQueue) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for len(q.waiting) > 0 {
-		next := q.waiting[0]
-		q.waiting = slices.Delete(q.waiting, 0, 1)
-		if err := next.ctx.Err(); err != nil {
-			next.state.Store(callAnswered)
-			next.done <- unavailable(err)
-			continue
-		}
-		next.done <- errTurn
-		return
-	}
-	q.leading = false
-}
-
 // store stores reminders of shard sh in one script call.
 func (s *RedisScheduler) store(ctx context.Context, sh int, rs []Reminder) error {
 	args := scheduleArgs(sh, rs, s.clocks, s.wake)
@@ -267,8 +262,8 @@ func (s *RedisScheduler) store(ctx context.Context, sh int, rs []Reminder) error
 }
 
 // sharedContext is the context of a batch's script call: it carries the
-// leader's values, is cancelled by none of the callers (each returns when
-// its own context ends, without waiting), and has the latest of their
+// first caller's values, is cancelled by none of the callers (each returns
+// when its own context ends, without waiting), and has the latest of their
 // deadlines, if each has one. Without a deadline the client's ReadTimeout
 // and WriteTimeout bound the call.
 func sharedContext(batch []*scheduleCall) (context.Context, context.CancelFunc) {

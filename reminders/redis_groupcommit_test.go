@@ -192,9 +192,9 @@ func TestRedisScheduleGroupCommit(t *testing.T) {
 	assert.False(t, pending(t, s, "gc-e"), "abandoned before it was sent")
 }
 
-// TestRedisScheduleGroupCommitContexts: each caller of a batch, the one
-// that took the turn and sent it included, returns ErrUnavailable as soon
-// as its own context ends, as for a lost reply; the script call goes on
+// TestRedisScheduleGroupCommitContexts: each caller of a batch, the first
+// (whose context's values the script call carries) included, returns
+// ErrUnavailable as soon as its own context ends, as for a lost reply; the script call goes on
 // for the others, and every reminder in it is stored (here it is). The
 // observer hears of each stored reminder once, those of the callers that
 // returned first too.
@@ -207,20 +207,20 @@ func TestRedisScheduleGroupCommitContexts(t *testing.T) {
 	a := scheduleAsync(bg(t), s, "gc-a")
 	<-g.held
 	leaderCtx, cancelLeader := context.WithCancel(bg(t))
-	b := scheduleAsync(leaderCtx, s, "gc-b") // first in the queue: sends the next batch
+	b := scheduleAsync(leaderCtx, s, "gc-b") // first in the queue: first in the next batch
 	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
 	cc := scheduleAsync(bg(t), s, "gc-c")
 	memberCtx, cancelMember := context.WithCancel(bg(t))
 	d := scheduleAsync(memberCtx, s, "gc-d")
 	require.Eventually(t, func() bool { return s.Waiting(0) == 3 }, 10*time.Second, time.Millisecond)
 
-	g.open <- struct{}{} // gc-a goes; gc-b sends gc-b, gc-c, gc-d, held
+	g.open <- struct{}{} // gc-a goes; a sender sends gc-b, gc-c, gc-d, held
 	require.NoError(t, waitErr(t, a))
 	assert.ElementsMatch(t, []string{"gc-b", "gc-c", "gc-d"}, <-g.held)
 	cancelMember()
 	assert.ErrorIs(t, waitErr(t, d), reminders.ErrUnavailable, "a member returns while its call is in flight")
 	cancelLeader()
-	assert.ErrorIs(t, waitErr(t, b), reminders.ErrUnavailable, "so does the caller that sent it")
+	assert.ErrorIs(t, waitErr(t, b), reminders.ErrUnavailable, "so does the first")
 	g.armed.Store(false)
 	g.open <- struct{}{}
 	assert.NoError(t, waitErr(t, cc), "not failed by the sender's context")
@@ -269,7 +269,7 @@ func TestRedisScheduleRetryAfterAbandon(t *testing.T) {
 
 // TestRedisScheduleObserverReentry: an observer that schedules from its
 // EventScheduled callback (a follow-up reminder) does not deadlock: it is
-// called outside the shard's turn, on the caller's goroutine.
+// called once the script call has ended, on the caller's goroutine.
 func TestRedisScheduleObserverReentry(t *testing.T) {
 	t.Parallel()
 	var s *reminders.RedisScheduler
@@ -342,7 +342,7 @@ func TestRedisScheduleConcurrent(t *testing.T) {
 
 // TestRedisScheduleConcurrentUnavailable: with Redis unreachable, every
 // one of many concurrent calls returns ErrUnavailable, none is stuck
-// behind another's turn.
+// behind another's script call.
 func TestRedisScheduleConcurrentUnavailable(t *testing.T) {
 	t.Parallel()
 	port, err := redistest.FreePort()
@@ -369,8 +369,8 @@ func TestRedisScheduleConcurrentUnavailable(t *testing.T) {
 }
 
 // TestRedisScheduleConcurrentDeadlines: many concurrent calls, a third of
-// them with deadlines that end at every stage (queued, handed the turn,
-// in a batch on its way). Every call returns; each that returned nil is
+// them with deadlines that end at every stage (queued, taken into a
+// batch, on its way). Every call returns; each that returned nil is
 // stored and was reported to the observer once; the observer hears of no
 // reminder that is not stored, and of none twice. (A stored reminder may
 // go unreported: a deadline that ends the script call itself loses its
@@ -439,24 +439,35 @@ func TestRedisScheduleConcurrentDeadlines(t *testing.T) {
 	assert.Equal(t, stored, int(st.Pending))
 }
 
-// TestRedisSchedulePanicPassesTurn: a panic while a call holds the turn (a
-// client hook's, here) reaches that caller, and the shard's turn passes
-// on: the next call is stored.
-func TestRedisSchedulePanicPassesTurn(t *testing.T) {
+// TestRedisSchedulePanicAlone: a panic while a lone call is on its way (a
+// client hook's, here) reaches that caller, and the shard goes on: the
+// call that queued behind it is stored, and so is the next.
+func TestRedisSchedulePanicAlone(t *testing.T) {
 	t.Parallel()
-	s, _, c := newGated(t)
+	s, g, c := newGated(t)
 	c.AddHook(panicOn("gc-panic"))
-	assert.PanicsWithValue(t, "hook", func() {
+	g.armed.Store(true)
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
 		_ = s.Schedule(bg(t), reminders.Reminder{ID: "gc-panic", Kind: "k", DueAt: time.Now().Add(time.Hour)})
-	})
+	}()
+	<-g.held
+	queued := scheduleAsync(bg(t), s, "gc-queued")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
+	g.armed.Store(false)
+	g.open <- struct{}{}
+	assert.Equal(t, "hook", <-panicked)
+	require.NoError(t, waitErr(t, queued))
 	require.NoError(t, waitErr(t, scheduleAsync(bg(t), s, "gc-next")))
+	assert.True(t, pending(t, s, "gc-queued"))
 	assert.True(t, pending(t, s, "gc-next"))
 }
 
 // TestRedisScheduleObserverAfterAnswers: a batch answers all its waiting
 // callers before it reports the reminders of callers that returned early
-// to the observer; so an observer that calls Schedule, and waits for the
-// shard's next turn, holds up no answer (here gc-b's, whose caller would
+// to the observer, and from another goroutine; so an observer that calls
+// Schedule, and waits for the shard's next script call, holds up no answer (here gc-b's, whose caller would
 // otherwise give up and be told ErrUnavailable for a stored reminder).
 func TestRedisScheduleObserverAfterAnswers(t *testing.T) {
 	t.Parallel()
@@ -496,7 +507,7 @@ func TestRedisScheduleObserverAfterAnswers(t *testing.T) {
 	z := scheduleAsync(bg(t), s, "gc-z")
 	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
 
-	g.open <- struct{}{}                  // the batch is stored; the turn passes to gc-z, whose call is held
+	g.open <- struct{}{}                  // the batch is stored; the sender sends gc-z next, held
 	require.Contains(t, <-g.held, "gc-z") // alone, or with gc-follow if the observer queued first
 	require.NoError(t, waitErr(t, l))
 	plain, err := reminders.NewRedisScheduler(r.Client, reminders.WithKeyPrefix(r.Prefix)) // not gated
@@ -520,8 +531,8 @@ func TestRedisScheduleObserverAfterAnswers(t *testing.T) {
 
 // TestRedisScheduleBatchPanic: a panic while a batch is sent (a client
 // hook's, here) reaches each caller still waiting for that batch, on its
-// own goroutine, as it reaches a lone caller; the process lives on and the
-// shard's turn passes on.
+// own goroutine, as it reaches a lone caller; the process lives on and so
+// does the shard.
 func TestRedisScheduleBatchPanic(t *testing.T) {
 	t.Parallel()
 	s, g, c := newGated(t)
