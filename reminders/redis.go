@@ -27,9 +27,9 @@ import (
 //
 // A RedisScheduler is safe for concurrent use. Before Run, its only
 // goroutines are those Schedule's group commit starts while calls queue: a
-// sender per shard, which ends when the shard's queue is empty, and a short
-// one to report to the observer the reminders of callers that returned
-// before their reply. It never closes the client. The zero value is not
+// sender per shard, which ends when the shard's queue is empty, and one to
+// report to the observer the reminders of callers that returned before
+// their reply, which ends when the observer has returned. It never closes the client. The zero value is not
 // usable; call NewRedisScheduler.
 type RedisScheduler struct {
 	client redis.UniversalClient
@@ -114,9 +114,10 @@ func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisSche
 // 5s); every worker looks at each shard at least once a second, so one
 // due later needs no wake-up.
 //
-// Concurrent calls share round trips (group commit): one script call per
-// shard is in flight at a time, and the calls made meanwhile for that
-// shard queue up and go together in the next one (up to 128 reminders and
+// Concurrent calls share round trips (group commit): one Schedule script
+// call per shard is in flight at a time (ScheduleMany of more than one
+// reminder is not counted), and the calls made meanwhile for that shard
+// queue up and go together in the next one (up to 128 reminders and
 // 1 MiB of payload each; the rest in the ones after), so Redis runs one
 // script for many reminders. A call made alone goes at once. Under load a
 // call waits for the script call ahead of it, and a slow reply (a large

@@ -2,6 +2,7 @@ package reminders
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -23,14 +24,15 @@ import (
 // unit of failure, so each caller gets the error of the call that carried
 // its reminder.
 //
-// One script call per shard is in flight per scheduler. A call that finds
-// none sends its own. When a script call ends and calls are queued, a
+// One Schedule script call per shard is in flight per scheduler
+// (ScheduleMany of more than one reminder goes its own way). A call that
+// finds none sends its own. When a script call ends and calls are queued, a
 // sender goroutine takes them in batches, one script call after another,
 // until the queue is empty, and then ends: no goroutine outlives the load.
 // Every queued caller waits for its own outcome or its own context, so it
 // returns when its context ends, whatever the others' do. One in flight
-// keeps batches large, and queues the retry of a call that gave up while
-// its batch was on its way behind that batch.
+// keeps batches large, and queues a Schedule retrying a call that gave up
+// while its batch was on its way behind that batch.
 
 // scheduleQueue is one shard's group commit state.
 type scheduleQueue struct {
@@ -153,7 +155,7 @@ func (s *RedisScheduler) sender(sh int, q *scheduleQueue) {
 			return
 		}
 		if len(batch) > 0 {
-			s.sendBatch(sh, batch)
+			s.sendBatch(sh, q, batch)
 		}
 	}
 }
@@ -193,25 +195,52 @@ func (s *RedisScheduler) takeBatch(q *scheduleQueue) (batch []*scheduleCall, mor
 // sendBatch stores a batch in one script call and answers each call in
 // it. The stored reminders of callers that have returned meanwhile are
 // reported to the observer from a goroutine of their own: an observer may
-// call Schedule, which waits for this sender.
-func (s *RedisScheduler) sendBatch(sh int, batch []*scheduleCall) {
+// call Schedule, which waits for this sender. A panic that no caller is
+// left to take is logged.
+func (s *RedisScheduler) sendBatch(sh int, q *scheduleQueue, batch []*scheduleCall) {
 	rs := make([]Reminder, len(batch))
 	for i, c := range batch {
 		rs[i] = c.r
 	}
-	err := s.storeShared(sh, batch, rs)
+	err := s.storeShared(sh, q, batch, rs)
+	answered := false
 	var left []*scheduleCall
 	for _, c := range batch {
 		if c.state.CompareAndSwap(callTaken, callAnswered) {
 			c.done <- err
+			answered = true
 		} else if err == nil {
 			left = append(left, c)
 		}
+	}
+	if p, ok := err.(sendPanic); ok && !answered {
+		s.logSafely(context.WithoutCancel(batch[0].ctx), slog.LevelError, "reminders: panic while scheduling",
+			slog.Int("reminders", len(rs)), slog.Any("panic", p.value))
 	}
 	if len(left) > 0 {
 		s.sends.Add(1)
 		go s.reportLeft(sh, left)
 	}
+}
+
+// answer gives every call of the batch still waiting err.
+func answer(batch []*scheduleCall, err error) {
+	for _, c := range batch {
+		if c.state.CompareAndSwap(callTaken, callAnswered) {
+			c.done <- err
+		}
+	}
+}
+
+// errExited answers a batch whose script call ended the sender's goroutine
+// (runtime.Goexit in a hook: a test's t.FailNow, for one).
+var errExited = unavailable(errors.New("reminders: the script call's goroutine exited"))
+
+// logSafely logs, and survives a logger that panics: it runs where no
+// caller would take the panic.
+func (s *RedisScheduler) logSafely(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	defer func() { _ = recover() }()
+	s.opts.logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // reportLeft reports the stored reminders of callers that returned before
@@ -224,7 +253,7 @@ func (s *RedisScheduler) reportLeft(sh int, left []*scheduleCall) {
 		func() {
 			defer func() {
 				if v := recover(); v != nil {
-					s.opts.logger.LogAttrs(ctx, slog.LevelError, "reminders: observer panicked",
+					s.logSafely(ctx, slog.LevelError, "reminders: observer or logger panicked",
 						slog.String("reminder_id", c.r.ID), slog.Any("panic", v))
 				}
 			}()
@@ -234,16 +263,25 @@ func (s *RedisScheduler) reportLeft(sh int, left []*scheduleCall) {
 }
 
 // storeShared is store on the batch's shared context; a panic is returned
-// as a sendPanic.
-func (s *RedisScheduler) storeShared(sh int, batch []*scheduleCall, rs []Reminder) (err error) {
+// as a sendPanic. Should the call end the goroutine instead
+// (runtime.Goexit, which no recover stops), the batch is answered and the
+// queue handed on before it goes, so that the shard is not left busy with
+// no sender.
+func (s *RedisScheduler) storeShared(sh int, q *scheduleQueue, batch []*scheduleCall, rs []Reminder) (err error) {
 	ctx, cancel := sharedContext(batch)
 	defer cancel()
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			err = sendPanic{v}
+		} else if !returned {
+			answer(batch, errExited)
+			s.idle(sh, q)
 		}
 	}()
-	return s.store(ctx, sh, rs)
+	err = s.store(ctx, sh, rs)
+	returned = true
+	return err
 }
 
 // store stores reminders of shard sh in one script call.

@@ -3,7 +3,9 @@ package reminders_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -578,4 +580,98 @@ func TestRedisScheduleBatchPanic(t *testing.T) {
 	assert.Equal(t, outcome{}, wait(guarded("gc-next")), "the shard still works")
 	assert.True(t, pending(t, s, "gc-next"))
 	s.WaitSends()
+}
+
+// TestRedisScheduleBatchGoexit: a hook that ends the sender's goroutine
+// (runtime.Goexit, as a test's t.FailNow does) while a batch is on its way
+// does not wedge the shard: the batch's callers get ErrUnavailable at once,
+// and the next call is stored.
+func TestRedisScheduleBatchGoexit(t *testing.T) {
+	t.Parallel()
+	s, g, c := newGated(t)
+	c.AddHook(redistest.CommandHook(func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if slices.Contains(cmd.Args(), any("gc-exit")) {
+			runtime.Goexit()
+		}
+		return next(ctx, cmd)
+	}))
+	g.armed.Store(true)
+	a := scheduleAsync(bg(t), s, "gc-a")
+	<-g.held
+	ex := scheduleAsync(bg(t), s, "gc-exit")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
+	g.armed.Store(false)
+	g.open <- struct{}{} // gc-a goes; a sender sends gc-exit, whose hook ends it
+	require.NoError(t, waitErr(t, a))
+	assert.ErrorIs(t, waitErr(t, ex), reminders.ErrUnavailable)
+	require.NoError(t, waitErr(t, scheduleAsync(bg(t), s, "gc-next")))
+	assert.True(t, pending(t, s, "gc-next"))
+}
+
+// TestRedisScheduleBatchPanicAllLeft: a panic while a batch is on its way
+// whose callers have all returned is logged, since none is left to take
+// it, and the process lives on.
+func TestRedisScheduleBatchPanicAllLeft(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	s, g, c := newGated(t, reminders.WithLogger(slog.New(logs)))
+	c.AddHook(panicOn("gc-boom"))
+	g.armed.Store(true)
+	a := scheduleAsync(bg(t), s, "gc-a")
+	<-g.held
+	ctx, cancel := context.WithCancel(bg(t))
+	boom := scheduleAsync(ctx, s, "gc-boom")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
+	g.open <- struct{}{}
+	require.NoError(t, waitErr(t, a))
+	assert.Equal(t, []string{"gc-boom"}, <-g.held)
+	cancel()
+	assert.ErrorIs(t, waitErr(t, boom), reminders.ErrUnavailable)
+	g.armed.Store(false)
+	g.open <- struct{}{} // the hook panics on the sender's goroutine
+	s.WaitSends()
+	got := logs.find(slog.LevelError, "panic while scheduling")
+	require.Len(t, got, 1)
+	assert.Equal(t, "hook", got[0]["panic"])
+}
+
+// panicOnLeft is a slog handler that panics on every record about the
+// reminder "gc-left".
+type panicOnLeft struct{}
+
+func (panicOnLeft) Enabled(context.Context, slog.Level) bool { return true }
+func (panicOnLeft) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "reminder_id" && a.Value.String() == "gc-left" {
+			panic("logger")
+		}
+		return true
+	})
+	return nil
+}
+func (h panicOnLeft) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h panicOnLeft) WithGroup(string) slog.Handler      { return h }
+
+// TestRedisScheduleReportLeftLoggerPanic: reporting the stored reminder of
+// a caller that returned before its reply, on a goroutine of the
+// scheduler's own, survives a logger that panics on it every time (the
+// test binary would die otherwise).
+func TestRedisScheduleReportLeftLoggerPanic(t *testing.T) {
+	t.Parallel()
+	s, g, _ := newGated(t, reminders.WithLogger(slog.New(panicOnLeft{})))
+	g.armed.Store(true)
+	a := scheduleAsync(bg(t), s, "gc-a")
+	<-g.held
+	ctx, cancel := context.WithCancel(bg(t))
+	left := scheduleAsync(ctx, s, "gc-left")
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
+	g.open <- struct{}{}
+	require.NoError(t, waitErr(t, a))
+	assert.Equal(t, []string{"gc-left"}, <-g.held)
+	cancel()
+	require.ErrorIs(t, waitErr(t, left), reminders.ErrUnavailable)
+	g.armed.Store(false)
+	g.open <- struct{}{} // stored; its report's debug log panics
+	s.WaitSends()
+	assert.True(t, pending(t, s, "gc-left"))
 }
