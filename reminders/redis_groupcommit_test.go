@@ -608,6 +608,25 @@ func TestRedisScheduleBatchGoexit(t *testing.T) {
 	assert.True(t, pending(t, s, "gc-next"))
 }
 
+// leaveInFlight stages a call for id whose caller returns while its
+// script call, sent by a sender behind a lone call, is held by g: it
+// returns with the call held and g disarmed, for the test to let it go.
+func leaveInFlight(t *testing.T, s *reminders.RedisScheduler, g *scriptGate, id string) {
+	t.Helper()
+	g.armed.Store(true)
+	a := scheduleAsync(bg(t), s, "gc-a")
+	<-g.held
+	ctx, cancel := context.WithCancel(bg(t))
+	call := scheduleAsync(ctx, s, id)
+	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
+	g.open <- struct{}{}
+	require.NoError(t, waitErr(t, a))
+	require.Equal(t, []string{id}, <-g.held)
+	cancel()
+	require.ErrorIs(t, waitErr(t, call), reminders.ErrUnavailable)
+	g.armed.Store(false)
+}
+
 // TestRedisScheduleBatchPanicAllLeft: a panic while a batch is on its way
 // whose callers have all returned is logged, since none is left to take
 // it, and the process lives on.
@@ -616,18 +635,7 @@ func TestRedisScheduleBatchPanicAllLeft(t *testing.T) {
 	logs := &logBuffer{}
 	s, g, c := newGated(t, reminders.WithLogger(slog.New(logs)))
 	c.AddHook(panicOn("gc-boom"))
-	g.armed.Store(true)
-	a := scheduleAsync(bg(t), s, "gc-a")
-	<-g.held
-	ctx, cancel := context.WithCancel(bg(t))
-	boom := scheduleAsync(ctx, s, "gc-boom")
-	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
-	g.open <- struct{}{}
-	require.NoError(t, waitErr(t, a))
-	assert.Equal(t, []string{"gc-boom"}, <-g.held)
-	cancel()
-	assert.ErrorIs(t, waitErr(t, boom), reminders.ErrUnavailable)
-	g.armed.Store(false)
+	leaveInFlight(t, s, g, "gc-boom")
 	g.open <- struct{}{} // the hook panics on the sender's goroutine
 	s.WaitSends()
 	got := logs.find(slog.LevelError, "panic while scheduling")
@@ -659,18 +667,7 @@ func (h panicOnLeft) WithGroup(string) slog.Handler      { return h }
 func TestRedisScheduleReportLeftLoggerPanic(t *testing.T) {
 	t.Parallel()
 	s, g, _ := newGated(t, reminders.WithLogger(slog.New(panicOnLeft{})))
-	g.armed.Store(true)
-	a := scheduleAsync(bg(t), s, "gc-a")
-	<-g.held
-	ctx, cancel := context.WithCancel(bg(t))
-	left := scheduleAsync(ctx, s, "gc-left")
-	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
-	g.open <- struct{}{}
-	require.NoError(t, waitErr(t, a))
-	assert.Equal(t, []string{"gc-left"}, <-g.held)
-	cancel()
-	require.ErrorIs(t, waitErr(t, left), reminders.ErrUnavailable)
-	g.armed.Store(false)
+	leaveInFlight(t, s, g, "gc-left")
 	g.open <- struct{}{} // stored; its report's debug log panics
 	s.WaitSends()
 	assert.True(t, pending(t, s, "gc-left"))
