@@ -171,7 +171,11 @@ func WithBackoff(min, max time.Duration) Option {
 
 // WithShards spreads reminders over n Redis hash slots by a hash of the
 // ID (1..1024), so that a Redis Cluster shares the load. Every worker and
-// scheduler of one prefix must use the same n. Default: 1.
+// scheduler of one prefix must use the same n: a reminder stored under a
+// shard a worker lacks is never delivered by it, and Cancel and Get with a
+// different n look in the wrong shard. A worker that finds reminders
+// stored under any of the 64 shards past its n logs an error naming them
+// when Run starts. Default: 1.
 func WithShards(n int) Option {
 	return func(o *options) error {
 		if n < 1 || n > 1024 {

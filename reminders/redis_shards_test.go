@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -200,4 +201,30 @@ func workerWithMasterDown(t *testing.T, fail func(context.Context) error) {
 	down.Store(false)
 	require.Eventually(t, func() bool { return got.count(downID) == 1 }, 20*time.Second, time.Millisecond,
 		"the down master's shard is served once it answers")
+}
+
+// TestRedisStrayShards: a worker whose WithShards is smaller than another
+// instance's of the same prefix cannot deliver the reminders stored under
+// the shards it lacks; when it starts, it logs an error naming them.
+func TestRedisStrayShards(t *testing.T) {
+	t.Parallel()
+	r, wide := newRedis(t, reminders.WithShards(4))
+	want := map[int]bool{}
+	for i := range 40 {
+		id := fmt.Sprint("stray-", i)
+		require.NoError(t, wide.Schedule(bg(t), reminders.Reminder{ID: id, Kind: "k", DueAt: time.Now().Add(time.Hour)}))
+		if sh := reminders.ShardOf(id, 4); sh > 0 {
+			want[sh] = true
+		}
+	}
+	require.Len(t, want, 3, "40 IDs cover shards 1 to 3")
+	logs := &logBuffer{}
+	narrow := newOn(t, r.Client, r.Prefix, reminders.WithShards(1), reminders.WithLogger(slog.New(logs)))
+	defer runWorker(t, narrow, reminders.HandlerFunc(func(context.Context, reminders.Delivery) error { return nil }))()
+	require.Eventually(t, func() bool {
+		return len(logs.find(slog.LevelError, "shards this scheduler does not have")) > 0
+	}, 10*time.Second, 10*time.Millisecond)
+	got := logs.find(slog.LevelError, "shards this scheduler does not have")[0]
+	assert.Equal(t, "[1 2 3]", got["stray_shards"])
+	assert.Equal(t, "1", got["shards"])
 }

@@ -110,10 +110,11 @@ func (s *RedisScheduler) Run(ctx context.Context, h Handler) error {
 	var wg sync.WaitGroup
 	box := newWakeBox()
 	ready := make(chan struct{})
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); w.listen(ctx, box, ready) }()
 	go func() { defer wg.Done(); w.keepLeases(helpers) }()
 	go func() { defer wg.Done(); w.settleLoop(helpers) }()
+	go func() { defer wg.Done(); s.checkStrayShards(ctx, w.log) }()
 
 	w.log.LogAttrs(ctx, slog.LevelInfo, "reminders: worker started",
 		slog.Int("concurrency", w.o.concurrency), slog.Int("shards", len(s.keys)), slog.Duration("lease", w.o.lease))
