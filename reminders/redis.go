@@ -29,8 +29,8 @@ import (
 // goroutines are those Schedule's group commit starts while calls queue: a
 // sender per shard, which ends when the shard's queue is empty, and one to
 // report to the observer the reminders of callers that returned before
-// their reply, which ends when the observer has returned. It never closes the client. The zero value is not
-// usable; call NewRedisScheduler.
+// their reply, which ends when the observer has returned. It never closes
+// the client. The zero value is not usable; call NewRedisScheduler.
 type RedisScheduler struct {
 	client redis.UniversalClient
 	opts   *options
@@ -38,7 +38,7 @@ type RedisScheduler struct {
 	wake   string          // pub/sub channel
 	clocks shardClocks     // Redis time per shard, for wake-up decisions
 	queues []scheduleQueue // per shard, for Schedule's group commit
-	sends  sync.WaitGroup  // group commit batches on their way
+	sends  sync.WaitGroup  // group commit's goroutines (senders, reports)
 }
 
 var _ Scheduler = (*RedisScheduler)(nil)
@@ -58,14 +58,17 @@ const (
 // chunkLen is how many reminders from the front of rs go in one chunk.
 func chunkLen(rs []Reminder) int {
 	n, size := 0, 0
-	for n < len(rs) && n < scheduleChunk {
+	for n < len(rs) && !chunkFull(n, size, len(rs[n].Payload)) {
 		size += len(rs[n].Payload)
-		if n > 0 && size > scheduleChunkBytes {
-			break
-		}
 		n++
 	}
 	return n
+}
+
+// chunkFull reports whether a chunk of n reminders with size bytes of
+// payload has no room for one more of next bytes; the first always fits.
+func chunkFull(n, size, next int) bool {
+	return n == scheduleChunk || (n > 0 && size+next > scheduleChunkBytes)
 }
 
 // NewRedisScheduler returns a scheduler on client (a *redis.Client, a

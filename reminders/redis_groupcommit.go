@@ -160,8 +160,7 @@ func (s *RedisScheduler) sender(sh int, q *scheduleQueue) {
 	}
 }
 
-// takeBatch is the queued calls that fit one script call (chunkLen's
-// limits), in arrival order, each marked callTaken; calls whose context
+// takeBatch is the queued calls that fit one script call (chunkFull), in arrival order, each marked callTaken; calls whose context
 // ended are answered and left out, so the batch may be empty. With
 // nothing queued, the shard goes idle and more is false.
 func (s *RedisScheduler) takeBatch(q *scheduleQueue) (batch []*scheduleCall, more bool) {
@@ -173,7 +172,7 @@ func (s *RedisScheduler) takeBatch(q *scheduleQueue) (batch []*scheduleCall, mor
 	}
 	size, n := 0, 0
 	for _, c := range q.waiting {
-		if len(batch) == scheduleChunk || (len(batch) > 0 && size+len(c.r.Payload) > scheduleChunkBytes) {
+		if chunkFull(len(batch), size, len(c.r.Payload)) {
 			break
 		}
 		n++

@@ -672,3 +672,34 @@ func TestRedisScheduleReportLeftLoggerPanic(t *testing.T) {
 	s.WaitSends()
 	assert.True(t, pending(t, s, "gc-left"))
 }
+
+// TestRedisScheduleGroupCommitChunks: calls queued behind one in flight go
+// in script calls of at most 128 reminders each (the limit ScheduleMany's
+// chunks keep), in arrival order, every one stored.
+func TestRedisScheduleGroupCommitChunks(t *testing.T) {
+	t.Parallel()
+	s, g, _ := newGated(t)
+	g.armed.Store(true)
+	a := scheduleAsync(bg(t), s, "gc-a")
+	<-g.held
+	var outs []<-chan error
+	for i := range 300 {
+		outs = append(outs, scheduleAsync(bg(t), s, fmt.Sprintf("gc-%03d", i)))
+		require.Eventually(t, func() bool { return s.Waiting(0) == i+1 }, 10*time.Second, time.Millisecond)
+	}
+	g.armed.Store(false)
+	g.open <- struct{}{}
+	require.NoError(t, waitErr(t, a))
+	for _, ch := range outs {
+		require.NoError(t, waitErr(t, ch))
+	}
+	var sizes []int
+	var ids []string
+	for _, call := range g.callIDs()[1:] {
+		sizes = append(sizes, len(call))
+		ids = append(ids, call...)
+	}
+	assert.Equal(t, []int{128, 128, 44}, sizes)
+	assert.True(t, slices.IsSorted(ids), "arrival order")
+	assert.Len(t, ids, 300)
+}
