@@ -38,3 +38,11 @@ func fullJitter(ceiling time.Duration) time.Duration {
 	}
 	return time.Duration(rand.Uint64N(uint64(ceiling) + 1))
 }
+
+// equalJitter draws uniformly from [d/2, d]: the pause before a Periodic
+// retry while the store or scheduler is unavailable. Every instance fires
+// the same tick, so without jitter they would all retry in step when an
+// outage ends; half the pause is kept so that the retries still back off.
+func equalJitter(d time.Duration) time.Duration {
+	return d/2 + fullJitter(d-d/2)
+}

@@ -93,3 +93,21 @@ func TestFullJitter(t *testing.T) {
 	}
 	assert.True(t, above, "draws spread up to the largest ceiling")
 }
+
+// equalJitter, the pause of a Periodic retry, draws from [d/2, d] with
+// both ends included, so that instances retrying the same tick spread out
+// but still back off.
+func TestEqualJitter(t *testing.T) {
+	seen := map[time.Duration]bool{}
+	for range 1000 {
+		d := equalJitter(4)
+		require.True(t, d >= 2 && d <= 4, "draw %d outside [2, 4]", d)
+		seen[d] = true
+	}
+	assert.Len(t, seen, 3, "2, 3 and 4 are all drawn")
+	assert.Zero(t, equalJitter(0))
+	for range 200 {
+		d := equalJitter(5 * time.Second)
+		require.True(t, d >= 2500*time.Millisecond && d <= 5*time.Second, "draw %v outside [2.5s, 5s]", d)
+	}
+}

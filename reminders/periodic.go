@@ -52,7 +52,7 @@ import (
 // by the next Start one grace period later, not at once. A store or
 // scheduler that is unavailable at Start (restarted along with the
 // instances, after an outage of all) does not lose the missed tick: it is
-// retried with backoff, after Start returns, until the next tick
+// retried with jittered backoff, after Start returns, until the next tick
 // supersedes it.
 //
 // Daylight saving time, in a zone that has it, follows Vixie cron (cron(8)).
@@ -212,7 +212,8 @@ func (p *Periodic) Register(name string, def gocron.JobDefinition, build func(ti
 // done and no later tick was claimed (see Periodic); a claim that fails
 // (the store is unavailable) goes to that goroutine too, which retries it
 // like a firing's, and so does a won tick whose Schedule fails with
-// ErrUnavailable, retried with backoff until the next tick supersedes it.
+// ErrUnavailable, retried with jittered backoff (100 ms doubling to 5 s,
+// each pause drawn from its upper half) until the next tick supersedes it.
 // The same holds for a tick that falls while Start runs. When the marks
 // cannot be read (the store is unavailable: it may be starting too, after
 // an outage of both), the catch-up goes to such a goroutine as well, which

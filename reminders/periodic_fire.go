@@ -40,18 +40,19 @@ func (p *Periodic) catchUp(ctx context.Context, run *periodicRun, j *periodicJob
 	p.catchUpOn(ctx, run, j, tick, claimed, done)
 }
 
-// retryCatchUp reads the marks again with backoff (err is the last
+// retryCatchUp reads the marks again with jittered backoff (err is the last
 // failure's), on a goroutine of run, and goes on with the catch-up of tick
 // once they are read; it gives up when the next tick, which gocron fires,
 // supersedes tick.
 func (p *Periodic) retryCatchUp(run *periodicRun, j *periodicJob, tick time.Time, err error) {
 	ctx := run.ctx
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
-		if p.superseded(j, tick, backoff) {
+		delay := equalJitter(backoff)
+		if p.superseded(j, tick, delay) {
 			p.logTick(ctx, slog.LevelError, "recurring reminder: catch-up given up, the next tick supersedes it", j, tick, err)
 			return
 		}
-		if p.sleep(ctx, backoff) != nil {
+		if p.sleep(ctx, delay) != nil {
 			return
 		}
 		var claimed, done time.Time
@@ -157,7 +158,9 @@ func (p *Periodic) fire(ctx context.Context, j *periodicJob) {
 // takeUp claims tick (unless won says this instance holds the claim) and
 // stores its reminder, or checks that the claim's winner did
 // (handleTick). It retries while the store or the scheduler is
-// unavailable, with backoff, until the next tick supersedes this one.
+// unavailable, with jittered backoff (equalJitter: every instance fires
+// the same tick, and a shared outage must not have them retry in step),
+// until the next tick supersedes this one.
 // failed is the error of a store that just failed (Start's, handed over),
 // or nil: the first try is then made at once.
 func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, won bool, failed error) {
@@ -179,12 +182,13 @@ func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, w
 				return
 			}
 		}
-		if p.superseded(j, tick, backoff) {
+		delay := equalJitter(backoff)
+		if p.superseded(j, tick, delay) {
 			p.logTick(ctx, slog.LevelError, "recurring reminder: tick given up, the next one supersedes it", j, tick, failed)
 			return
 		}
 		p.logTick(ctx, slog.LevelWarn, "recurring reminder: retrying", j, tick, failed)
-		if p.sleep(ctx, backoff) != nil {
+		if p.sleep(ctx, delay) != nil {
 			return
 		}
 		if won && p.handled(ctx, j, tick) {
@@ -195,10 +199,10 @@ func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, w
 }
 
 // superseded reports whether the tick after tick comes before a retry
-// after backoff would: tick is then given up for it.
-func (p *Periodic) superseded(j *periodicJob, tick time.Time, backoff time.Duration) bool {
+// after delay would: tick is then given up for it.
+func (p *Periodic) superseded(j *periodicJob, tick time.Time, delay time.Duration) bool {
 	next := j.tk.next(tick)
-	return !next.IsZero() && !p.o.clock.Now().Add(backoff).Before(next)
+	return !next.IsZero() && !p.o.clock.Now().Add(delay).Before(next)
 }
 
 // handled reports whether the marks say tick was stored, or a later tick
