@@ -123,7 +123,7 @@ func (s *EagerScheduler) attempt(ctx context.Context, d Delivery) (err error) {
 		s.observe(Event{Type: EventSucceeded, ID: d.ID, Kind: d.Kind, Attempt: d.Attempt, Duration: elapsed})
 		s.log(ctx, slog.LevelDebug, "reminder handled", d.Reminder, d.Attempt, nil)
 	}()
-	return s.h.HandleReminder(ctx, d)
+	return safeError(s.h.HandleReminder(ctx, d))
 }
 
 // eagerPanicError turns a recovered value into an error, wrapping it when

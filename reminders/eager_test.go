@@ -196,3 +196,18 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// A handler's typed nil error (whose Error panics) is a failed attempt on
+// the eager scheduler too: Schedule returns an error whose text says so,
+// and errors.As still finds the handler's error.
+func TestEagerTypedNilError(t *testing.T) {
+	s, err := reminders.NewEagerScheduler(reminders.HandlerFunc(func(context.Context, reminders.Delivery) error {
+		return typedNil()
+	}), reminders.WithMaxRetries(0))
+	require.NoError(t, err)
+	err = s.Schedule(context.Background(), reminders.Reminder{ID: "tn", Kind: "k", DueAt: time.Now()})
+	require.ErrorIs(t, err, reminders.ErrHandlerFailed)
+	assert.Contains(t, err.Error(), "panicked in its Error method")
+	var target *nilErr
+	assert.True(t, errors.As(err, &target))
+}

@@ -56,7 +56,11 @@ type Event struct {
 // or one of those ScheduleMany runs its shards on; for a Redis Schedule
 // whose caller returned before the reply came, one of the scheduler's
 // own): it must be fast and safe for concurrent use. It may call the
-// scheduler.
+// scheduler. A panic in it is raised on the caller's goroutine of
+// Schedule, ScheduleMany or Requeue (the reminder is stored); on a
+// worker's goroutine, or on one of the scheduler's own, it is logged at
+// Error with its stack, and the reminder is handled as if the observer had
+// returned.
 type Observer interface {
 	// ObserveReminder receives one event; it returns nothing, so an
 	// observer cannot fail the operation it observes.

@@ -42,9 +42,14 @@ const txParallel = 8
 // per shard (scheduleShardTx), the shards' at the same time: one round
 // trip per shard, each in one Redis Cluster slot, as a transaction must be
 // (go-redis refuses one that spans slots). It returns the first error, in
-// shard order; the other shards' reminders may be stored.
+// shard order; the other shards' reminders may be stored. A panic on a
+// shard's goroutine (a go-redis hook's, the observer's, the logger's) is
+// raised again on the caller's once every shard is done, as it would be
+// from a lone Schedule, instead of crashing the process; a goroutine that
+// exits (runtime.Goexit) fails its shard with ErrUnavailable.
 func (s *RedisScheduler) scheduleTx(ctx context.Context, byShard [][]Reminder, total int) error {
 	errs := make([]error, len(byShard))
+	panics := make([]any, len(byShard)) // recover is never nil: panic(nil) is a *runtime.PanicNilError
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, txParallel)
 	for sh, list := range byShard {
@@ -54,11 +59,26 @@ func (s *RedisScheduler) scheduleTx(ctx context.Context, byShard [][]Reminder, t
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			returned := false
+			defer func() {
+				if v := recover(); v != nil {
+					panics[sh] = v
+				} else if !returned {
+					errs[sh] = errExited
+				}
+				<-sem
+				wg.Done()
+			}()
 			errs[sh] = s.scheduleShardTx(ctx, sh, list)
+			returned = true
 		}()
 	}
 	wg.Wait()
+	for _, v := range panics {
+		if v != nil {
+			panic(v)
+		}
+	}
 	for _, err := range errs {
 		if err != nil {
 			err = unavailable(err)

@@ -157,7 +157,7 @@ func (w *worker) deliver(c *claim) {
 	d := Delivery{Reminder: c.rec.reminder(c.id), Attempt: c.rec.attempt}
 	ev := Event{ID: d.ID, Kind: d.Kind, Attempt: d.Attempt, Shard: c.shard}
 	ev.Type, ev.Lateness = EventDelivered, w.clock.now(c.shard).Sub(d.DueAt)
-	w.s.observe(ev)
+	w.observe(c.ctx, ev)
 	w.logAttempt(c.ctx, slog.LevelDebug, "reminders: delivering", d, slog.Duration("lateness", ev.Lateness))
 
 	start := time.Now()
@@ -167,19 +167,19 @@ func (w *worker) deliver(c *claim) {
 	w.freeSlot(c)
 	if err == nil {
 		ev.Type = EventSucceeded
-		w.s.observe(ev)
+		w.observe(c.ctx, ev)
 		if w.settle(c, opAck, 0, "") {
 			w.logAttempt(c.ctx, slog.LevelDebug, "reminders: handled", d, slog.Duration("duration", ev.Duration))
 		}
 		return
 	}
 	ev.Type, ev.Err = EventFailed, err
-	w.s.observe(ev)
+	w.observe(c.ctx, ev)
 	ev.Duration = 0
 	if d.Attempt > w.o.maxRetries {
 		if w.settle(c, opDead, 0, errorText(err)) {
 			ev.Type = EventDead
-			w.s.observe(ev)
+			w.observe(c.ctx, ev)
 			w.logAttempt(c.ctx, slog.LevelError, "reminders: retries spent; reminder moved to the dead set", d,
 				slog.Any("error", err))
 		}
@@ -189,13 +189,14 @@ func (w *worker) deliver(c *claim) {
 	at := w.clock.nowMillis(c.shard) + max(delay.Milliseconds(), 1)
 	if w.settle(c, opRetry, at, errorText(err)) {
 		ev.Type = EventRetried
-		w.s.observe(ev)
+		w.observe(c.ctx, ev)
 		w.logAttempt(c.ctx, slog.LevelWarn, "reminders: attempt failed; will retry", d,
 			slog.Any("error", err), slog.Duration("retry_in", delay))
 	}
 }
 
-// call runs the handler; a panic is a failed attempt, logged with its stack.
+// call runs the handler; a panic is a failed attempt, logged with its
+// stack, and so is an error whose Error method panics (safeError).
 func (w *worker) call(ctx context.Context, d Delivery) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -204,7 +205,7 @@ func (w *worker) call(ctx context.Context, d Delivery) (err error) {
 				slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 		}
 	}()
-	return w.h.HandleReminder(ctx, d)
+	return safeError(w.h.HandleReminder(ctx, d))
 }
 
 func panicError(v any) error {
@@ -245,6 +246,20 @@ func (w *worker) settle(c *claim, op string, at int64, msg string) bool {
 		left := w.clock.until(c.shard, c.leaseDeadline()+1)
 		sleepCtx(context.Background(), max(min(retryDelay(fails+1), left), time.Millisecond))
 	}
+}
+
+// observe hands ev to the observer. It runs on a worker's goroutine, where
+// no caller would take a panic: an observer that panics is logged, and
+// the reminder's handling goes on.
+func (w *worker) observe(ctx context.Context, ev Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.s.logSafely(ctx, slog.LevelError, "reminders: observer panicked",
+				slog.String("event", string(ev.Type)), slog.String("reminder_id", ev.ID),
+				slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+		}
+	}()
+	w.s.observe(ev)
 }
 
 // errorText is err's text as valid UTF-8 (each invalid byte sequence

@@ -232,8 +232,9 @@ func answer(batch []*scheduleCall, err error) {
 }
 
 // errExited answers a batch whose script call ended the sender's goroutine
-// (runtime.Goexit in a hook: a test's t.FailNow, for one).
-var errExited = unavailable(errors.New("reminders: the script call's goroutine exited"))
+// (runtime.Goexit in a hook: a test's t.FailNow, for one), and fails a
+// ScheduleMany shard whose transaction's goroutine ended so.
+var errExited = unavailable(errors.New("reminders: the goroutine writing the reminders exited"))
 
 // logSafely logs, and survives a logger that panics: it runs where no
 // caller would take the panic.

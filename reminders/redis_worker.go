@@ -387,7 +387,7 @@ func (w *worker) buried(ctx context.Context, sh int, id, kind string, attempt in
 	w.log.LogAttrs(ctx, slog.LevelWarn, "reminders: reminder moved to the dead set",
 		slog.String("task_name", kind), slog.String("reminder_id", id), slog.Int("attempt", attempt),
 		slog.Int("shard", sh), slog.String("reason", reason.Error()))
-	w.s.observe(Event{Type: EventDead, ID: id, Kind: kind, Attempt: attempt, Shard: sh, Err: reason})
+	w.observe(ctx, Event{Type: EventDead, ID: id, Kind: kind, Attempt: attempt, Shard: sh, Err: reason})
 }
 
 // shutdown runs once ctx has ended and no more claims are made: it waits
