@@ -203,3 +203,35 @@ func TestRedisBadDataOutcomeRefused(t *testing.T) {
 	}
 	require.NoError(t, r.Client.Del(ctx, "{"+r.Prefix+":0}:due").Err())
 }
+
+// TestRedisBadDataRecordDueLater: a record due later than its score in the
+// due set (written by something else: the scripts keep the two equal) is
+// not claimed and held by a worker until its due time, which would take a
+// handler slot for as long (292 years for the largest due time). It stays
+// pending at its record's due time, the reminders behind it are
+// delivered, and Get shows it.
+func TestRedisBadDataRecordDueLater(t *testing.T) {
+	t.Parallel()
+	r, s := newRedis(t, reminders.WithShards(1), reminders.WithConcurrency(1))
+	ctx := bg(t)
+	tag := "{" + r.Prefix + ":0}:"
+	far := "9000000000000000000"
+	require.NoError(t, r.Client.HSet(ctx, tag+"rec", "far", "7,1,"+far+",k\n").Err())
+	require.NoError(t, r.Client.ZAdd(ctx, tag+"due", redis.Z{Score: 0, Member: "far"}).Err())
+	var got deliveries
+	runWorker(t, s, record(&got))
+	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "good", Kind: "k", DueAt: time.Now()}))
+
+	got.waitN(t, 1, 10*time.Second)
+	assert.Equal(t, 1, got.count("good"))
+	info, err := s.Get(ctx, "far")
+	require.NoError(t, err)
+	assert.Equal(t, reminders.StatePending, info.State)
+	score, err := r.Client.ZScore(ctx, tag+"due", "far").Result()
+	require.NoError(t, err)
+	assert.Equal(t, 9e18, score, "indexed again at its record's due time")
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), st.Pending)
+	assert.Zero(t, st.InFlight)
+}

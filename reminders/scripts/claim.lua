@@ -4,7 +4,8 @@
 -- reminders: move them to the lease set and return their records. Both
 -- loops are bounded, so one call stays well under a millisecond however
 -- many reminders are due. A missing or unreadable record is dead-lettered
--- as "corrupt" instead of claimed.
+-- as "corrupt" instead of claimed; one due later than its score is
+-- indexed again at its due time.
 --
 -- "Now" is the worker's estimate of this server's clock, but never later
 -- than the server's own TIME: an estimate gone wrong (a failover to a
@@ -85,18 +86,29 @@ local ids = redis.call('ZRANGEBYSCORE', K.due, '-inf', now, 'LIMIT', 0, maxClaim
 if #ids > 0 then
   local recs = redis.call('HMGET', K.rec, unpack(ids))
   local taken, leases, bytes = {}, {}, 0
+  local nowN = tonumber(now)
   for i, id in ipairs(ids) do
     if bytes >= maxBytes then break end
     local rec = recs[i]
-    taken[i] = id
-    if parse(rec) then
-      table.insert(leases, deadline)
-      table.insert(leases, id)
-      table.insert(claimed, id)
-      table.insert(claimed, rec)
-      bytes = bytes + #rec
+    local p = parse(rec)
+    if p and tonumber(p.d) > nowN then
+      -- The record is due later than its score says: the scripts keep
+      -- the two equal, so something else wrote one of them. The record,
+      -- which Get shows and the worker waits for, wins: the reminder is
+      -- indexed again at its due time, instead of being claimed and held
+      -- by a worker until then.
+      redis.call('ZADD', K.due, p.d, id)
     else
-      bury(id, 'corrupt', rec)
+      table.insert(taken, id)
+      if p then
+        table.insert(leases, deadline)
+        table.insert(leases, id)
+        table.insert(claimed, id)
+        table.insert(claimed, rec)
+        bytes = bytes + #rec
+      else
+        bury(id, 'corrupt', rec)
+      end
     end
   end
   if #taken > 0 then redis.call('ZREM', K.due, unpack(taken)) end
