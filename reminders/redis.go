@@ -192,7 +192,7 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 			list = list[n:]
 		}
 	}
-	err := runPipelined(ctx, s.client, calls)
+	err := runInOrder(ctx, s.client, calls)
 	for i, c := range calls {
 		if c.cmd.Err() == nil {
 			s.clocks.record(shards[i], c.cmd.Val())

@@ -1,6 +1,7 @@
 package reminders
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -54,6 +55,23 @@ type scriptCall struct {
 // cache): those did not run, so nothing runs twice. Each call's result is
 // in its cmd; the error returned is the first, wrapped in ErrUnavailable.
 func runPipelined(ctx context.Context, c redis.UniversalClient, calls []*scriptCall) error {
+	return runScripts(ctx, c, calls, false)
+}
+
+// runInOrder is runPipelined for calls whose order matters among those of
+// one shard (the same keys): ScheduleMany's chunks, where the later of
+// two reminders with one ID wins. A node reads a large pipeline in parts
+// and serves other clients in between, so another client's EVAL may load
+// the script after the node refused a call and before it reads the next
+// ones, which then run: running the refused call again afterwards would
+// undo them. So every call of a shard from its first refused one on runs
+// again, in order. One that ran both times and failed the second keeps the
+// first's result (what it stored is reported), and its error is returned.
+func runInOrder(ctx context.Context, c redis.UniversalClient, calls []*scriptCall) error {
+	return runScripts(ctx, c, calls, true)
+}
+
+func runScripts(ctx context.Context, c redis.UniversalClient, calls []*scriptCall, inOrder bool) error {
 	if len(calls) == 0 {
 		return nil
 	}
@@ -64,11 +82,17 @@ func runPipelined(ctx context.Context, c redis.UniversalClient, calls []*scriptC
 	_, err := pipe.Exec(ctx)
 	failUnanswered(calls, err)
 	var again []*scriptCall
+	var ran []*redis.Cmd         // ran[i]: again[i]'s first result, when it ran
+	refused := map[string]bool{} // shards (first key) with a refused call so far
 	for _, sc := range calls {
-		if err := sc.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			again = append(again, sc)
+		if isNoScript(sc.cmd.Err()) {
+			refused[sc.keys[0]] = true
+			again, ran = append(again, sc), append(ran, nil)
+		} else if inOrder && refused[sc.keys[0]] {
+			again, ran = append(again, sc), append(ran, sc.cmd)
 		}
 	}
+	var failed error
 	if len(again) > 0 {
 		pipe := c.Pipeline()
 		for _, sc := range again {
@@ -76,13 +100,27 @@ func runPipelined(ctx context.Context, c redis.UniversalClient, calls []*scriptC
 		}
 		_, err := pipe.Exec(ctx)
 		failUnanswered(again, err)
+		for i, sc := range again {
+			if err := sc.cmd.Err(); err != nil && !errors.Is(err, redis.Nil) && ran[i] != nil && ran[i].Err() == nil {
+				failed = cmp.Or(failed, err)
+				sc.cmd = ran[i]
+			}
+		}
 	}
 	for _, sc := range calls {
 		if err := sc.cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return unavailable(err)
+			failed = cmp.Or(failed, err)
+			break
 		}
 	}
+	if failed != nil {
+		return unavailable(failed)
+	}
 	return nil
+}
+
+func isNoScript(err error) bool {
+	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
 }
 
 // failUnanswered gives the pipeline's error to the calls that got neither
