@@ -32,8 +32,11 @@ const (
 
 // redisTime is one measurement of a shard's Redis clock: TIME, read by the
 // schedule script, as Unix ms, and the local time its reply came back.
-// The estimate it gives (ms plus the time elapsed since at) errs early by
-// up to a round trip, which only makes a wake-up more likely.
+// The estimate it gives (ms plus the time elapsed since at) is behind the
+// server's clock by up to a round trip, as TIME was read before the reply
+// came back: a reminder due within that much of the horizon's end may go
+// without a wake-up, and is found by a worker's next look, which comes
+// long before it is due (see wakeHorizon).
 type redisTime struct {
 	ms int64
 	at time.Time // carries the monotonic reading
