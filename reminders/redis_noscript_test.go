@@ -24,34 +24,12 @@ import (
 // client's EVAL can load the script before the rest is read, which then
 // runs. The later of two reminders with one ID must still win: the
 // refused call is not simply run again after the later ones.
-//
-// Its own miniredis: SCRIPT FLUSH on a shared Redis would add round trips
-// to the tests that count them.
 func TestRedisScheduleManyLaterWinsAfterScriptFlush(t *testing.T) {
 	t.Parallel()
-	mr := miniredis.RunT(t)
-	other := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = other.Close() })
-	c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = c.Close() })
+	c, split := splitAfterFlush(t, nil)
 	ctx := context.Background()
-	// Splits the first pipeline after its first command, as a server's
-	// read would, and has another instance schedule (EVALSHA, NOSCRIPT,
-	// EVAL: the script is loaded) in between.
-	var split atomic.Bool
-	c.AddHook(pipelineHook(func(ctx context.Context, cmds []redis.Cmder, next redis.ProcessPipelineHook) error {
-		if len(cmds) < 2 || !split.CompareAndSwap(false, true) {
-			return next(ctx, cmds)
-		}
-		_ = next(ctx, cmds[:1])
-		o, err := reminders.NewRedisScheduler(other, reminders.WithKeyPrefix("other"))
-		require.NoError(t, err)
-		require.NoError(t, o.Schedule(ctx, reminders.Reminder{ID: "o", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
-		return next(ctx, cmds[1:])
-	}))
 	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix("flushed"))
 	require.NoError(t, err)
-	require.NoError(t, other.ScriptFlush(ctx).Err())
 
 	// 2,000 reminders: more than one transaction takes, so script calls
 	// of at most 128 in one pipeline; "dup" is in the first and the last.
@@ -79,31 +57,13 @@ func TestRedisScheduleManyLaterWinsAfterScriptFlush(t *testing.T) {
 // stored: those whose first run went through, not the refused ones.
 func TestRedisScheduleManyRerunFails(t *testing.T) {
 	t.Parallel()
-	mr := miniredis.RunT(t)
-	other := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = other.Close() })
-	c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = c.Close() })
+	// The pipeline after the split one is lost: nothing of it is sent.
+	c, _ := splitAfterFlush(t, errors.New("connection lost"))
 	ctx := context.Background()
-	var pipelines atomic.Int32
-	c.AddHook(pipelineHook(func(ctx context.Context, cmds []redis.Cmder, next redis.ProcessPipelineHook) error {
-		switch pipelines.Add(1) {
-		case 1:
-			_ = next(ctx, cmds[:1])
-			o, err := reminders.NewRedisScheduler(other, reminders.WithKeyPrefix("other"))
-			require.NoError(t, err)
-			require.NoError(t, o.Schedule(ctx, reminders.Reminder{ID: "o", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
-			return next(ctx, cmds[1:])
-		case 2:
-			return errors.New("connection lost") // nothing of it is sent
-		}
-		return next(ctx, cmds)
-	}))
 	var observed sync.Map
 	s, err := reminders.NewRedisScheduler(c, reminders.WithKeyPrefix("flushed"),
 		reminders.WithObserver(reminders.ObserverFunc(func(e reminders.Event) { observed.Store(e.ID, true) })))
 	require.NoError(t, err)
-	require.NoError(t, other.ScriptFlush(ctx).Err())
 
 	rs := make([]reminders.Reminder, 2000)
 	for i := range rs {
@@ -128,4 +88,44 @@ func TestRedisScheduleManyRerunFails(t *testing.T) {
 	assert.Positive(t, stored, "the calls after the refused one ran")
 	assert.Less(t, stored, len(rs), "the refused call did not")
 	assert.Equal(t, stored, heard)
+}
+
+// splitAfterFlush returns a client of a miniredis of its own whose script
+// cache is empty. Its first pipeline is split after its first command, as
+// a server's read of a large pipeline would, and another instance
+// schedules (EVALSHA, NOSCRIPT, EVAL: the script is loaded) in between;
+// split reports that it was. When lost is not nil, the next pipeline
+// fails with it, and none of its commands is sent. Its own miniredis:
+// SCRIPT FLUSH on a shared Redis would add round trips to the tests that
+// count them.
+func splitAfterFlush(t *testing.T, lost error) (c *redis.Client, split *atomic.Bool) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	other := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = other.Close() })
+	c = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	split = &atomic.Bool{}
+	var pipelines atomic.Int32
+	c.AddHook(pipelineHook(func(ctx context.Context, cmds []redis.Cmder, next redis.ProcessPipelineHook) error {
+		switch pipelines.Add(1) {
+		case 1:
+			if len(cmds) < 2 {
+				return next(ctx, cmds)
+			}
+			_ = next(ctx, cmds[:1])
+			split.Store(true)
+			o, err := reminders.NewRedisScheduler(other, reminders.WithKeyPrefix("other"))
+			require.NoError(t, err)
+			require.NoError(t, o.Schedule(ctx, reminders.Reminder{ID: "o", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
+			return next(ctx, cmds[1:])
+		case 2:
+			if lost != nil {
+				return lost
+			}
+		}
+		return next(ctx, cmds)
+	}))
+	require.NoError(t, other.ScriptFlush(context.Background()).Err())
+	return c, split
 }
