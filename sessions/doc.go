@@ -7,7 +7,8 @@
 //
 // A [Session] is remembered at login ([Store.Remember]), checked on every
 // refresh or request ([Store.IsActive]), and ended by logout
-// ([Store.Revoke]) or by logging out everywhere ([Store.RevokeAllForUser]).
+// ([Store.Revoke]; with a rotated ID, the whole login it belongs to) or by
+// logging out everywhere ([Store.RevokeAllForUser]).
 //
 // Refresh token rotation ([Store.Rotate]) spends a session and creates its
 // successor in the same family (Session.FamilyID). A spent ID presented

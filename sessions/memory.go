@@ -99,6 +99,10 @@ func (m *MemoryStore) Revoke(ctx context.Context, userID, id string) error {
 	if e := m.session(userID, id); e != nil {
 		m.drop(e)
 		n = 1
+	} else if u := m.users[userID]; u != nil && u.tombs[id] != nil {
+		// A rotated ID: its family goes (revoke.lua says why). purge has
+		// dropped the tombstones over by this clock.
+		n = m.revokeFamily(u, u.tombs[id].family)
 	}
 	m.mu.Unlock()
 	m.observe(EventRevoked, n)

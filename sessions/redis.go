@@ -121,8 +121,8 @@ func (s *RedisStore) Revoke(ctx context.Context, userID, id string) error {
 	if err := checkID("id", id); err != nil {
 		return err
 	}
-	keys := []string{s.keys.index(userID), s.keys.session(userID, id)}
-	n, err := s.scripts.revoke.Run(ctx, s.client, keys, s.now().UnixMilli(), member(id), userID).Int()
+	keys := []string{s.keys.index(userID), s.keys.session(userID, id), s.keys.tombstone(userID, id)}
+	n, err := s.scripts.revoke.Run(ctx, s.client, keys, s.now().UnixMilli(), member(id), userID, valueHead(userID)).Int()
 	if err != nil {
 		return s.unavailable(ctx, "Revoke", err)
 	}

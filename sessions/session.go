@@ -60,8 +60,14 @@ type Store interface {
 	// returns false and an error wrapping ErrUnavailable: never true.
 	IsActive(ctx context.Context, userID, id string) (bool, error)
 
-	// Revoke ends one session. Revoking an unknown, expired, already
-	// revoked, rotated or other user's ID returns nil and changes nothing.
+	// Revoke ends one session. Revoking a rotated ID (until its own
+	// expiry) ends its family instead: the session it was rotated into
+	// and every other session of the same login. A spent refresh token is
+	// presented by a client that missed its rotation or by whoever stole
+	// it, and a logout with it must end the login either way (RFC 9700
+	// §4.14.2); Rotate with the ID stays reuse. Revoking an unknown,
+	// expired, already revoked or other user's ID returns nil and changes
+	// nothing.
 	Revoke(ctx context.Context, userID, id string) error
 
 	// RevokeAllForUser ends every session of the user ("log out

@@ -35,13 +35,8 @@ var (
 // that rotate.lua can put the old session's family in between without
 // re-encoding the rest (Lua's cjson would rewrite the numbers).
 func encodeParts(s Session) (head, tail string) {
+	head = valueHead(s.UserID)
 	var b strings.Builder
-	b.WriteString(`{"uid":`)
-	b.WriteString(jsonString(s.UserID))
-	b.WriteString(`,"fam":`)
-	head = b.String()
-
-	b.Reset()
 	b.WriteString(`,"iat":`)
 	b.WriteString(strconv.FormatInt(s.IssuedAt.UnixMilli(), 10))
 	b.WriteString(`,"exp":`)
@@ -53,6 +48,13 @@ func encodeParts(s Session) (head, tail string) {
 	}
 	b.WriteByte('}')
 	return head, b.String()
+}
+
+// valueHead is how every stored value of userID starts, up to and
+// including the family's member name: {"uid":<userID as JSON>,"fam":
+// (revoke_family in scripts/lib.lua matches a family by it).
+func valueHead(userID string) string {
+	return `{"uid":` + jsonString(userID) + `,"fam":`
 }
 
 // encodeValue returns s's stored value.

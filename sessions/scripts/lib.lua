@@ -34,7 +34,7 @@ end
 -- \u00XX (lower-case hex), everything else as it is. s is valid UTF-8, as
 -- is every string decode returns. Values are written in this one encoding
 -- whichever side writes them, so that equal families are equal bytes (see
--- revoke_family in rotate.lua); TestLuaJSONStringAgreesWithGo checks it.
+-- revoke_family); TestLuaJSONStringAgreesWithGo checks it.
 local json_escapes = {['"'] = '\\"', ['\\'] = '\\\\', ['<'] = '\\u003c', ['>'] = '\\u003e',
   ['&'] = '\\u0026', ['\b'] = '\\b', ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t'}
 local function json_escape(c)
@@ -59,8 +59,8 @@ end
 -- grace successor) and never runs in a loop over a user's sessions: on a
 -- crafted 4 KiB meta it costs about a millisecond of Redis time, a second
 -- for a user's 1,000 sessions. The walks judge values without it
--- (revoke_all.lua counts by index scores; rotate.lua's revoke_family
--- compares a prefix). Its work per byte is done by string functions (C),
+-- (revoke_all.lua counts by index scores; revoke_family compares a
+-- prefix). Its work per byte is done by string functions (C),
 -- not by Lua loops.
 
 -- The value's members (value.go).
@@ -335,3 +335,71 @@ local function decode(raw, uid)
   end
   return v
 end
+
+-- read_tombstone decodes a tombstone (see rotate.lua, which writes it:
+-- next, at, exp, fam and call), or returns nil when it is not one.
+local function read_tombstone(raw)
+  local ok, t = pcall(cjson.decode, raw)
+  if not ok or type(t) ~= 'table' or type(t.next) ~= 'string' or type(t.fam) ~= 'string'
+      or not tonumber(t.at) or not tonumber(t.exp) then
+    return nil
+  end
+  return t
+end
+
+-- revoke_family deletes every session of the user (index) whose family is
+-- fam, and returns how many of them were active (expiry after now). head
+-- is how every value of the user starts, up to and including '"fam":'
+-- (value.go valueHead). The user's session count is bounded (max
+-- sessions per user), so the walk is too; a per-family set would be one
+-- more key to keep in step.
+--
+-- It does not decode the values: at about a millisecond for a crafted
+-- meta, decoding 1,000 of them would block Redis for a second, at a
+-- user's will. It compares each value's first bytes, read with GETRANGE
+-- (so a large meta is not even copied), with the prefix every value of
+-- the family starts with:
+--
+--   {"uid":<uid as JSON>,"fam":<fam as JSON>,
+--
+-- That is exact for the values this library writes, which are all in
+-- canonical form: value.go writes them (Remember, and the successor's
+-- head and tail in rotate.lua), with members in that order, no whitespace,
+-- and strings in Go's encoding, which json_string reproduces for the
+-- family this script writes into a successor. For such a value, starting
+-- with the prefix means its fam is fam: a JSON string ends at its first
+-- unescaped quote, so the bytes after '"fam":' that equal fam's encoding
+-- up to its closing quote are that whole string, and one string has one
+-- encoding. The comma rules out a longer string. The session's activity
+-- is counted from its index score, which is the expiry the value holds.
+--
+-- A value in another form was not written by this library: a writer with
+-- direct access to Redis, or a corruption. One that starts with the
+-- prefix is deleted, whatever follows: deleting a session never makes
+-- anything active, and it may well be corrupt (then it was never active
+-- either). One that does not is left alone: the walk does not judge what
+-- it cannot read cheaply, and leaving a value as it was makes nothing
+-- active that was not. (IsActive accepts some values in a non-canonical
+-- form, such as members in another order, that a foreign writer could
+-- give this family; those survive reuse detection. Only a writer that
+-- could as well write an active session of its own can make one.)
+local function revoke_family(index, head, fam, now)
+  local prefix = head .. json_string(fam) .. ','
+  local last = #prefix - 1
+  local all = redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
+  local n = 0
+  for i = 1, #all, 2 do
+    local m = all[i]
+    local key = index .. ':' .. m
+    if redis.call('GETRANGE', key, 0, last) == prefix then
+      redis.call('DEL', key)
+      redis.call('ZREM', index, m)
+      if tonumber(all[i + 1]) > now then
+        n = n + 1
+      end
+    end
+  end
+  expire_index(index)
+  return n
+end
+

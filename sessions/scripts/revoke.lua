@@ -1,21 +1,41 @@
--- revoke.lua: ends one session; idempotent.
+-- revoke.lua: ends one session, or, for a rotated ID, its family;
+-- idempotent.
 -- KEYS[1]  index
 -- KEYS[2]  session key
+-- KEYS[3]  tombstone key
 -- ARGV[1]  now (Unix ms)
 -- ARGV[2]  index member (escaped session ID)
 -- ARGV[3]  user ID
--- Returns: 1 if an active session was revoked, 0 otherwise (integer).
-local index, key = KEYS[1], KEYS[2]
+-- ARGV[4]  how the user's values start (value.go valueHead), for
+--          revoke_family
+-- Returns: the number of active sessions revoked (integer).
+local index, key, tomb = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[1])
 
 prune(index, ARGV[1])
-local v = decode(redis.call('GET', key), ARGV[3])
-local n = 0
-if v and v.exp > now then
-  n = 1
+local raw = redis.call('GET', key)
+if raw then
+  local v = decode(raw, ARGV[3])
+  -- A corrupt value goes too: it could never be active.
+  redis.call('DEL', key)
+  redis.call('ZREM', index, ARGV[2])
+  expire_index(index)
+  if v and v.exp > now then
+    return 1
+  end
+  return 0
 end
--- A corrupt value goes too: it could never be active.
-redis.call('DEL', key)
 redis.call('ZREM', index, ARGV[2])
+-- A rotated ID, until its own expiry by this clock (as rotate.lua reads
+-- its tombstone): the login it belongs to goes, every session of its
+-- family. A spent refresh token is presented by a client that missed its
+-- rotation or by whoever stole it; logging out with it must end the
+-- login either way (RFC 9700 §4.14.2). The tombstone stays, so that the
+-- ID presented to Rotate is still reuse. A tombstone that does not
+-- decode changes nothing.
+local t = read_tombstone(redis.call('GET', tomb) or '')
+if t and tonumber(t.exp) > now then
+  return revoke_family(index, ARGV[4], t.fam, now)
+end
 expire_index(index)
-return n
+return 0

@@ -32,60 +32,6 @@
 local index, old_key, old_tomb, next_key, next_tomb = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now, uid = tonumber(ARGV[1]), ARGV[2]
 
--- revoke_family deletes every session of the user whose family is fam,
--- and returns how many of them were active. The user's session count is
--- bounded (max sessions per user), so the walk is too; a per-family set
--- would be one more key to keep in step.
---
--- It does not decode the values: at about a millisecond for a crafted
--- meta, decoding 1,000 of them would block Redis for a second, at a
--- user's will. It compares each value's first bytes, read with GETRANGE
--- (so a large meta is not even copied), with the prefix every value of
--- the family starts with:
---
---   {"uid":<uid as JSON>,"fam":<fam as JSON>,
---
--- That is exact for the values this library writes, which are all in
--- canonical form: value.go writes them (Remember, and the successor's
--- ARGV[5] and ARGV[6] here), with members in that order, no whitespace,
--- and strings in Go's encoding, which json_string reproduces for the
--- family this script writes into a successor. For such a value, starting
--- with the prefix means its fam is fam: a JSON string ends at its first
--- unescaped quote, so the bytes after '"fam":' that equal fam's encoding
--- up to its closing quote are that whole string, and one string has one
--- encoding. The comma rules out a longer string. The session's activity
--- is counted from its index score, which is the expiry the value holds.
---
--- A value in another form was not written by this library: a writer with
--- direct access to Redis, or a corruption. One that starts with the
--- prefix is deleted, whatever follows: deleting a session never makes
--- anything active, and it may well be corrupt (then it was never active
--- either). One that does not is left alone: the walk does not judge what
--- it cannot read cheaply, and leaving a value as it was makes nothing
--- active that was not. (IsActive accepts some values in a non-canonical
--- form, such as members in another order, that a foreign writer could
--- give this family; those survive reuse detection. Only a writer that
--- could as well write an active session of its own can make one.)
-local function revoke_family(fam)
-  local prefix = ARGV[5] .. json_string(fam) .. ','
-  local last = #prefix - 1
-  local all = redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
-  local n = 0
-  for i = 1, #all, 2 do
-    local m = all[i]
-    local key = index .. ':' .. m
-    if redis.call('GETRANGE', key, 0, last) == prefix then
-      redis.call('DEL', key)
-      redis.call('ZREM', index, m)
-      if tonumber(all[i + 1]) > now then
-        n = n + 1
-      end
-    end
-  end
-  expire_index(index)
-  return n
-end
-
 prune(index, ARGV[1])
 local raw = redis.call('GET', old_key)
 if not raw then
@@ -93,9 +39,8 @@ if not raw then
   if not traw then
     return {'not_active'}
   end
-  local ok, t = pcall(cjson.decode, traw)
-  if not ok or type(t) ~= 'table' or type(t.next) ~= 'string' or type(t.fam) ~= 'string'
-      or not tonumber(t.at) or not tonumber(t.exp) then
+  local t = read_tombstone(traw)
+  if not t then
     return {'corrupt'}
   end
   -- The tombstone lasts until old's own expiry by this clock, whatever its
@@ -131,7 +76,7 @@ if not raw then
       return {'grace', t.next, sraw}
     end
   end
-  return {'reuse', revoke_family(t.fam), t.fam}
+  return {'reuse', revoke_family(index, ARGV[5], t.fam, now), t.fam}
 end
 
 local old = decode(raw, uid)

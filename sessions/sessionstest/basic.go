@@ -73,12 +73,6 @@ func testRevokeIsIdempotent(t *testing.T, nh NewHarness) {
 	require.NoError(t, e.s.Revoke(e.ctx, "u", "o1"), "another user's ID")
 	assert.True(t, e.active(e.s, "other", "o1"), "another user's session is untouched")
 
-	// A rotated ID: revoking it changes nothing, its successor lives on.
-	_, err := e.rotate(e.s, "u", "s2", "s3", time.Hour)
-	require.NoError(t, err)
-	require.NoError(t, e.s.Revoke(e.ctx, "u", "s2"))
-	assert.True(t, e.active(e.s, "u", "s3"))
-
 	// Revoking a user's every session leaves nothing of theirs behind.
 	before := keyNames(e.keys())
 	e.remember(e.session("w", "w1", time.Hour))
@@ -91,7 +85,48 @@ func testRevokeIsIdempotent(t *testing.T, nh NewHarness) {
 	e.remember(e.session("u", "short", time.Minute))
 	e.clk.Add(2 * time.Minute)
 	require.NoError(t, e.s.Revoke(e.ctx, "u", "short"))
-	assert.Equal(t, []string{"s3"}, e.ids("u"))
+	assert.Equal(t, []string{"s2"}, e.ids("u"))
+}
+
+// testRevokeRotatedEndsFamily: revoking a rotated ID (a logout with a
+// spent refresh token) ends the login it belongs to, on every instance:
+// the session it was rotated into and the rest of its family, not other
+// logins or users. Rotate with the ID is still reuse afterwards. Once the
+// rotated ID's own expiry has passed, revoking it changes nothing.
+func testRevokeRotatedEndsFamily(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	e.remember(e.session("u", "a1", time.Hour))
+	member := e.session("u", "a-sibling", time.Hour) // same family, named
+	member.FamilyID = "a1"
+	e.remember(member)
+	e.remember(e.session("u", "other-login", time.Hour))
+	e.remember(e.session("v", "a1", time.Hour)) // another user's ID a1
+	_, err := e.rotate(e.s, "u", "a1", "a2", time.Hour)
+	require.NoError(t, err)
+	_, err = e.rotate(e.s, "u", "a2", "a3", time.Hour)
+	require.NoError(t, err)
+	e.events.take()
+
+	require.NoError(t, e.instance().Revoke(e.ctx, "u", "a1"), "two rotations back")
+	for _, id := range []string{"a3", "a-sibling"} {
+		assert.False(t, e.active(e.s, "u", id), "%s: the login is over", id)
+	}
+	assert.Equal(t, []string{"other-login"}, e.ids("u"), "other logins live on")
+	assert.True(t, e.active(e.s, "v", "a1"), "other users live on")
+	assert.Equal(t, []sessions.Event{{Type: sessions.EventRevoked, Count: 2}}, e.events.take())
+	_, err = e.rotate(e.s, "u", "a2", "x", time.Hour)
+	assert.ErrorIs(t, err, sessions.ErrReuseDetected, "the rotated ID is still reuse")
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "a2"), "again: nothing left to end")
+	assert.Equal(t, []string{"other-login"}, e.ids("u"))
+
+	// A rotated ID whose own expiry has passed is gone: revoking it changes
+	// nothing, even if its successor lives on.
+	e.remember(e.session("u", "b1", time.Minute))
+	_, err = e.rotate(e.s, "u", "b1", "b2", time.Hour)
+	require.NoError(t, err)
+	e.clk.Add(2 * time.Minute)
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "b1"))
+	assert.True(t, e.active(e.s, "u", "b2"))
 }
 
 func testRevokeAllForUser(t *testing.T, nh NewHarness) {

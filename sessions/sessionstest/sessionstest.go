@@ -71,6 +71,7 @@ func Run(t *testing.T, newHarness NewHarness) {
 		{"RememberAndIsActive", testRememberAndIsActive},
 		{"ExpiryIsExact", testExpiryIsExact},
 		{"RevokeIsIdempotent", testRevokeIsIdempotent},
+		{"RevokeRotatedEndsFamily", testRevokeRotatedEndsFamily},
 		{"RevokeAllForUser", testRevokeAllForUser},
 		{"RevokeAllUnderConcurrentRemember", testRevokeAllUnderConcurrentRemember},
 		{"ListForUser", testListForUser},

@@ -99,10 +99,12 @@ func (a *API) Refresh(ctx context.Context, body io.Reader, c app.Client) Respons
 }
 
 // Logout is POST /auth/logout {"refresh_token"}: 204 once that session is
-// revoked, also when it already was, and when the token is not a valid
-// refresh token (expired, forged, an access token): there is nothing to
-// revoke, and RFC 7009 §2.2 answers an invalid token with success, since
-// the client could do nothing about an error. 500 when the store fails.
+// revoked (for a token already rotated, the login it belongs to: see
+// sessions.Store.Revoke), also when it already was, and when the token is
+// not a valid refresh token (expired, forged, an access token): there is
+// nothing to revoke, and RFC 7009 §2.2 answers an invalid token with
+// success, since the client could do nothing about an error. 500 when the
+// store fails.
 func (a *API) Logout(ctx context.Context, body io.Reader) Response {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`

@@ -106,9 +106,11 @@ func (a *Auth) Refresh(ctx context.Context, refreshToken string, c Client) (Toke
 	return a.issue(next)
 }
 
-// Logout revokes the session of one refresh token. Revoking a session that
-// is already revoked or expired succeeds (the store's Revoke is
-// idempotent); a token that does not verify returns ErrUnauthorized.
+// Logout revokes the session of one refresh token; for a token already
+// rotated, the store ends the login it belongs to (sessions.Store.Revoke).
+// Revoking a session that is already revoked or expired succeeds (the
+// store's Revoke is idempotent); a token that does not verify returns
+// ErrUnauthorized.
 func (a *Auth) Logout(ctx context.Context, refreshToken string) error {
 	claims, err := a.tokens.ParseRefresh(refreshToken)
 	if err != nil {

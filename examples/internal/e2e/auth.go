@@ -173,7 +173,8 @@ func testLogoutAll(t *testing.T, h NewHandler) {
 }
 
 // testLogout: logout ends one session and is idempotent; a token that is
-// not a valid refresh token revokes nothing and is no error.
+// not a valid refresh token revokes nothing and is no error; a refresh
+// token already rotated ends the login it belongs to.
 func testLogout(t *testing.T, h NewHandler) {
 	s := Start(t, h, nil)
 	one, two := s.Login("demo", "demo"), s.Login("demo", "demo")
@@ -192,4 +193,16 @@ func testLogout(t *testing.T, h NewHandler) {
 	}
 	assert.Equal(t, http.StatusOK, s.Do("GET", "/auth/sessions", three.AccessToken, nil).Status, "an access token revokes nothing")
 	assert.Equal(t, http.StatusOK, s.Refresh(three.RefreshToken).Status)
+
+	// A logout with a refresh token already rotated (a client that missed
+	// the rotation, or one the token was stolen from) ends the login: the
+	// session it was rotated into goes too.
+	four := s.Login("demo", "demo")
+	r := s.Refresh(four.RefreshToken)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	var rotated Tokens
+	r.JSON(t, &rotated)
+	assert.Equal(t, http.StatusNoContent, s.Do("POST", "/auth/logout", "", map[string]string{"refresh_token": four.RefreshToken}).Status)
+	assert.Equal(t, http.StatusUnauthorized, s.Do("GET", "/auth/sessions", rotated.AccessToken, nil).Status)
+	assert.Equal(t, http.StatusBadRequest, s.Refresh(rotated.RefreshToken).Status)
 }
