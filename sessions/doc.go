@@ -97,16 +97,16 @@
 // do the same thing again, and Rotate recognises its own first run (by a
 // nonce it keeps in the tombstone) and returns the successor that run
 // created, rather than taking the token for a reused one. Only counts can
-// come out wrong, as what the second run found left: RevokeAllForUser's,
-// a reuse's count of sessions revoked, and Remember's evictions (then
-// neither logged nor observed).
+// come out wrong, as what the second run found left: Revoke's and
+// RevokeAllForUser's, a reuse's count of sessions revoked, and Remember's
+// evictions (then neither logged nor observed).
 //
 // Each user may have at most [WithMaxSessionsPerUser] live sessions (1000
 // by default); remembering one more evicts the one that expires first. The
-// bound also bounds the scripts that walk a user's sessions (RevokeAllForUser,
-// reuse detection), which block Redis while they run; they read a few bytes
-// of each session, or none, and never decode one, so a large Meta does not
-// make them slower.
+// bound also bounds the scripts that walk a user's sessions
+// (RevokeAllForUser, reuse detection, Revoke of a rotated ID), which block
+// Redis while they run; they read a few bytes of each session, or none,
+// and never decode one, so a large Meta does not make them slower.
 //
 // # Observability
 //
