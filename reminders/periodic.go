@@ -23,17 +23,19 @@ import (
 //     tick, not a lock: nothing is held or released) lets one instance
 //     store it, so that a slow instance does not store it again after it
 //     was delivered. An instance that loses the claim checks a moment
-//     later that the reminder was stored, and stores it itself if the
-//     winner died in between.
+//     later that the reminder was stored; if the winner died in between,
+//     the peers take the tick over with a claim of their own (the claimed
+//     mark moved a millisecond on), and the one that wins it stores it.
+//     A winner being shut down still stores its tick (see Shutdown).
 //
 // Delivery stays at least once: if the winner has stored the tick but not
 // yet marked it done when that check comes (a quarter period later, at
 // most 10 s), and its reminder was already delivered, the tick is stored
 // and delivered again, with the same ID. So it may be when the scheduler
-// is unavailable for longer than that: the winner and the checking peer
-// both retry the tick, each reading the marks before every retry and
-// stopping once the other stored it, but two retries that run at once
-// both store it. Handlers are idempotent on Delivery.ID anyway.
+// is unavailable for longer than that: the winner retries the tick until
+// a peer takes it over, reading the marks before every retry, but a retry
+// of the winner's on its way as the peer takes over stores it too.
+// Handlers are idempotent on Delivery.ID anyway.
 //
 // Ticks are computed the same way in every instance: a DurationJob ticks
 // at the multiples of its period since the Unix epoch (not "every d from
@@ -97,6 +99,19 @@ type periodicRun struct {
 	ctx    context.Context // of firings and peers; Shutdown cancels it
 	cancel context.CancelFunc
 	peers  sync.WaitGroup // Start's catch-up checks and retries (catchUp, bridge)
+	// stores ends the stores of won ticks (storing): when Shutdown's own
+	// ctx ends, not when Shutdown starts.
+	stores     context.Context
+	stopStores context.CancelFunc
+}
+
+// storing returns the context a firing stores a won tick with: ctx's
+// values, but not its cancellation, which Shutdown brings; it ends with
+// r.stores instead. stop releases it.
+func (r *periodicRun) storing(ctx context.Context) (sctx context.Context, stop func()) {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	unhook := context.AfterFunc(r.stores, cancel)
+	return sctx, func() { unhook(); cancel() }
 }
 
 // wait waits for the peers, within ctx. Its goroutine outlives a ctx that
@@ -231,21 +246,25 @@ func (p *Periodic) Start(ctx context.Context) error {
 		return nil
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stores, stopStores := context.WithCancel(context.WithoutCancel(ctx))
+	run := &periodicRun{ctx: runCtx, cancel: cancel, stores: stores, stopStores: stopStores}
+	stop := func() { cancel(); stopStores() }
 	sched, err := gocron.NewScheduler(
 		gocron.WithLocation(time.UTC), // ticks carry their own zone; see tickCron
 		gocron.WithClock(p.o.clock),
 		gocron.WithLogger(gocronLogger{p.o.logger}),
 	)
 	if err != nil {
-		cancel()
+		stop()
 		return fmt.Errorf("%w: Periodic.Start: %w", ErrInvalid, err)
 	}
+	run.sched = sched
 	for _, j := range p.jobs {
 		_, err := sched.NewJob(
 			// The crontab is only a label: tickCron decides every firing, so
 			// that gocron fires at exactly the ticks computed here.
 			gocron.CronJob(j.name, false),
-			gocron.NewTask(func(ctx context.Context) { p.fire(ctx, j) }),
+			gocron.NewTask(func(ctx context.Context) { p.fire(ctx, run, j) }),
 			gocron.WithCronImplementation(tickCron{j.tk}),
 			gocron.WithName(j.name),
 			// No singleton mode: overlapping firings are harmless (claims are
@@ -253,7 +272,7 @@ func (p *Periodic) Start(ctx context.Context) error {
 			gocron.WithContext(runCtx),
 		)
 		if err != nil {
-			cancel()
+			stop()
 			_ = sched.Shutdown()
 			return fmt.Errorf("%w: Periodic.Start %q: %w", ErrInvalid, j.name, err)
 		}
@@ -261,7 +280,6 @@ func (p *Periodic) Start(ctx context.Context) error {
 	// The jobs are only defined so far (gocron arms no timer before its
 	// Start), and the errors are behind us: catchUp's peers, started now,
 	// always belong to a run that Shutdown waits for.
-	run := &periodicRun{sched: sched, ctx: runCtx, cancel: cancel}
 	now := p.o.clock.Now()
 	for _, j := range p.jobs {
 		p.catchUp(ctx, run, j, now)
@@ -280,11 +298,16 @@ func (p *Periodic) Start(ctx context.Context) error {
 
 // Shutdown stops firing, cancels the contexts of firings in progress and
 // of Start's catch-up checks and retries (see Start), and waits for them,
-// within ctx.
+// within ctx. A firing that has won its tick's claim still stores the
+// reminder and marks the tick done, until ctx ends: cancelled, it would
+// leave the tick claimed but not done, and every peer would store it
+// again after its grace period.
 // When ctx ends first (a firing or check that ignores its context), it
-// returns an error wrapping ErrUnavailable and ctx's error; the Periodic
-// is stopped all the same, and the firings and checks still running end
-// on their own. It is safe to call twice, and before Start.
+// returns an error wrapping ErrUnavailable and ctx's error; so it does,
+// with gocron's error instead, when a firing is still running after
+// gocron's stop timeout (10 s). The Periodic is stopped all the same, and
+// the firings and checks still running end on their own. It is safe to
+// call twice, and before Start.
 func (p *Periodic) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	run := p.run
@@ -294,6 +317,9 @@ func (p *Periodic) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	run.cancel()
+	// A won tick's store goes on until ctx ends (see storing).
+	unhook := context.AfterFunc(ctx, run.stopStores)
+	defer func() { unhook(); run.stopStores() }()
 	err := run.sched.ShutdownWithContext(ctx)
 	if err == nil {
 		err = run.wait(ctx)

@@ -80,11 +80,11 @@ func (p *Periodic) catchUpOn(ctx context.Context, run *periodicRun, j *periodicJ
 		}
 		return
 	}
-	if !done.Before(tick) || claimed.After(tick) {
+	if !done.Before(tick) || laterTick(j, tick, claimed) {
 		return // stored, or a later tick is being handled
 	}
-	// Missed while every instance was down, or claimed by one that died
-	// before storing it, or by one starting now.
+	// Missed while every instance was down, or claimed (or taken over) by
+	// one that died before storing it, or claimed by one starting now.
 	won, err := p.o.store.Claim(ctx, j.name, tick)
 	if err != nil || !won {
 		run.takeUpLater(p, j, tick)
@@ -106,13 +106,13 @@ func (p *Periodic) retryWon(ctx context.Context, run *periodicRun, j *periodicJo
 		p.logTick(ctx, slog.LevelError, msg, j, tick, err)
 		return
 	}
-	run.spawn(func() { p.takeUp(run.ctx, j, tick, true, err) })
+	run.spawn(func() { p.takeUp(run.ctx, run, j, tick, tick, err) })
 }
 
 // takeUpLater runs takeUp for tick, whose claim this instance does not
 // hold, on a goroutine of r.
 func (r *periodicRun) takeUpLater(p *Periodic, j *periodicJob, tick time.Time) {
-	r.spawn(func() { p.takeUp(r.ctx, j, tick, false, nil) })
+	r.spawn(func() { p.takeUp(r.ctx, r, j, tick, time.Time{}, nil) })
 }
 
 // spawn runs f on a goroutine that Shutdown waits for; f stops when r.ctx
@@ -149,9 +149,9 @@ func (p *Periodic) bridge(ctx context.Context, run *periodicRun, j *periodicJob,
 }
 
 // fire runs on gocron's goroutine at each tick.
-func (p *Periodic) fire(ctx context.Context, j *periodicJob) {
+func (p *Periodic) fire(ctx context.Context, run *periodicRun, j *periodicJob) {
 	if tick := j.fireTick(p.o.clock.Now()); !tick.IsZero() {
-		p.takeUp(ctx, j, tick, false, nil)
+		p.takeUp(ctx, run, j, tick, time.Time{}, nil)
 	}
 }
 
@@ -161,9 +161,10 @@ func (p *Periodic) fire(ctx context.Context, j *periodicJob) {
 // unavailable, with jittered backoff (equalJitter: every instance fires
 // the same tick, and a shared outage must not have them retry in step),
 // until the next tick supersedes this one.
-// failed is the error of a store that just failed (Start's, handed over),
-// or nil: the first try is then made at once.
-func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, won bool, failed error) {
+// held is the claimed mark this instance holds for tick (handleTick), or
+// zero. failed is the error of a store that just failed (Start's, handed
+// over), or nil: the first try is then made at once.
+func (p *Periodic) takeUp(ctx context.Context, run *periodicRun, j *periodicJob, tick, held time.Time, failed error) {
 	defer func() {
 		if v := recover(); v != nil {
 			p.o.logger.LogAttrs(ctx, slog.LevelError, "recurring reminder: panic", slog.String("periodic", j.name), slog.Any("panic", v))
@@ -171,7 +172,7 @@ func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, w
 	}()
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		if failed == nil {
-			failed = p.handleTick(ctx, j, tick, &won)
+			failed = p.handleTick(ctx, run, j, tick, &held)
 			if failed == nil || ctx.Err() != nil {
 				return
 			}
@@ -191,7 +192,7 @@ func (p *Periodic) takeUp(ctx context.Context, j *periodicJob, tick time.Time, w
 		if p.sleep(ctx, delay) != nil {
 			return
 		}
-		if won && p.handled(ctx, j, tick) {
+		if !held.IsZero() && p.handled(ctx, j, tick, held) {
 			return
 		}
 		failed = nil
@@ -205,17 +206,19 @@ func (p *Periodic) superseded(j *periodicJob, tick time.Time, delay time.Duratio
 	return !next.IsZero() && !p.o.clock.Now().Add(delay).Before(next)
 }
 
-// handled reports whether the marks say tick was stored, or a later tick
-// claimed, since this instance took up its claim. A claim's holder retries
-// for as long as the scheduler is unavailable, and a peer whose grace
-// period ran out meanwhile takes the tick over and retries it too: each
-// looks before every retry, so once one stores it the other stops. (Both
-// can still store it when their retries run at once; the reminder's ID is
-// the same, and delivery is at least once.) A store that cannot be read
-// says no: the retry goes ahead.
-func (p *Periodic) handled(ctx context.Context, j *periodicJob, tick time.Time) bool {
+// handled reports whether the marks say tick was stored, or claimed by
+// another instance, since this one took up its claim (held, the claimed
+// mark it set): a later tick, or a peer's takeover of this one (see
+// handleTick). A claim's holder retries for as long as the scheduler is
+// unavailable, and a peer whose grace period ran out meanwhile takes the
+// tick over and retries it: the holder looks before every retry, and stops
+// once the tick is stored or taken over. (Both can still store it when a
+// retry of the holder's was on its way as the peer took over; the
+// reminder's ID is the same, and delivery is at least once.) A store that
+// cannot be read says no: the retry goes ahead.
+func (p *Periodic) handled(ctx context.Context, j *periodicJob, tick, held time.Time) bool {
 	claimed, done, err := p.o.store.Marks(ctx, j.name)
-	return err == nil && (!done.Before(tick) || claimed.After(tick))
+	return err == nil && (!done.Before(tick) || claimed.After(held))
 }
 
 // sleep waits d on the clock, or returns ctx's error if ctx ends first. It
@@ -268,33 +271,79 @@ func (j *periodicJob) took(tick time.Time) {
 	j.mu.Unlock()
 }
 
-// handleTick claims tick and stores its reminder; having lost the claim,
-// it checks after a grace period that the winner stored it, and stores it
-// itself if not. won carries a won claim across retries.
-func (p *Periodic) handleTick(ctx context.Context, j *periodicJob, tick time.Time, won *bool) error {
-	if !*won {
+// handleTick claims tick and stores its reminder. Having lost the claim,
+// it waits a grace period and reads the marks: a tick still neither
+// stored nor superseded by a later one, whose claimed mark has not moved
+// for the whole period, was claimed by an instance that died or is stuck,
+// and the peers take it over with a claim of their own, the mark moved
+// 1 ms on (still this tick's: see laterTick). Peers that saw the same
+// mark contend for the same move, so one of them stores the tick; a peer
+// that finds the mark moved (a takeover it did not see) gives that one a
+// grace period too, in case it dies as well. held is the claimed mark this
+// instance holds, zero for none, kept across retries.
+func (p *Periodic) handleTick(ctx context.Context, run *periodicRun, j *periodicJob, tick time.Time, held *time.Time) error {
+	if held.IsZero() {
 		ok, err := p.o.store.Claim(ctx, j.name, tick)
 		if err != nil {
 			return err
 		}
-		*won = ok
+		if ok {
+			*held = tick
+		}
 	}
-	if *won {
-		return p.scheduleTick(ctx, j, tick)
+	seen := tick // the claimed mark as last seen; the claim just lost was at least this
+	for held.IsZero() {
+		grace := peerGrace(j.tk, tick)
+		if p.superseded(j, tick, grace) {
+			return nil // the next tick comes first; its reminder stands for this one
+		}
+		if err := p.sleep(ctx, grace); err != nil {
+			return err
+		}
+		claimed, done, err := p.o.store.Marks(ctx, j.name)
+		if err != nil {
+			return err
+		}
+		if !done.Before(tick) || laterTick(j, tick, claimed) {
+			return nil // the winner stored it, or a later tick is under way
+		}
+		if claimed.After(seen) {
+			seen = claimed // taken over meanwhile: that one gets its grace period
+			continue
+		}
+		mark := seen.Add(time.Millisecond)
+		if claimed.Before(tick) {
+			mark = tick // a store that lost its marks: claim the tick itself
+		}
+		if laterTick(j, tick, mark) {
+			return nil // no room left for a takeover; the next tick stands for this one
+		}
+		ok, err := p.o.store.Claim(ctx, j.name, mark)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			seen = mark // another peer took it over first
+			continue
+		}
+		p.logTick(ctx, slog.LevelWarn, "recurring reminder: claimer did not store the tick, storing it", j, tick, nil)
+		*held = mark
 	}
-	if err := p.sleep(ctx, peerGrace(j.tk, tick)); err != nil {
-		return err
-	}
-	claimed, done, err := p.o.store.Marks(ctx, j.name)
-	if err != nil {
-		return err
-	}
-	if !done.Before(tick) || claimed.After(tick) {
-		return nil // the winner stored it, or a later tick is under way
-	}
-	p.logTick(ctx, slog.LevelWarn, "recurring reminder: claimer did not store the tick, storing it", j, tick, nil)
-	*won = true
-	return p.scheduleTick(ctx, j, tick)
+	// Shutdown cancels ctx, but a won claim's reminder is still stored and
+	// its tick marked done (within Shutdown's own ctx): otherwise the peers
+	// would store it again after their grace period.
+	sctx, stop := run.storing(ctx)
+	defer stop()
+	return p.scheduleTick(sctx, j, tick)
+}
+
+// laterTick reports whether the claimed mark m belongs to a tick after
+// tick. A mark belongs to the latest tick not after it: a takeover's mark
+// lies a few ms past its tick (handleTick), and ticks are a second apart
+// at least.
+func laterTick(j *periodicJob, tick, m time.Time) bool {
+	next := j.tk.next(tick)
+	return !next.IsZero() && !m.Before(next)
 }
 
 // peerGrace is how long a peer waits for a claimer: a quarter of the
