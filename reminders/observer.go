@@ -59,7 +59,7 @@ type Event struct {
 // scheduler. A panic in it is raised on the caller's goroutine of
 // Schedule, ScheduleMany or Requeue (the reminder is stored); on a
 // worker's goroutine, or on one of the scheduler's own, it is logged at
-// Error with its stack, and the reminder is handled as if the observer had
+// Error, and the reminder is handled as if the observer had
 // returned.
 type Observer interface {
 	// ObserveReminder receives one event; it returns nothing, so an

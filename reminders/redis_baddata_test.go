@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,31 +208,54 @@ func TestRedisBadDataOutcomeRefused(t *testing.T) {
 // TestRedisBadDataRecordDueLater: a record due later than its score in the
 // due set (written by something else: the scripts keep the two equal) is
 // not claimed and held by a worker until its due time, which would take a
-// handler slot for as long (292 years for the largest due time). It stays
-// pending at its record's due time, the reminders behind it are
-// delivered, and Get shows it.
+// handler slot for as long. It stays pending at its record's due time, the
+// reminders behind it are delivered, and Get shows it. A due time
+// Schedule would refuse (beyond ±(2^53-1) ms, or not even a double) makes
+// the record corrupt: dead-lettered, and the shard goes on.
 func TestRedisBadDataRecordDueLater(t *testing.T) {
 	t.Parallel()
-	r, s := newRedis(t, reminders.WithShards(1), reminders.WithConcurrency(1))
-	ctx := bg(t)
-	tag := "{" + r.Prefix + ":0}:"
-	far := "9000000000000000000"
-	require.NoError(t, r.Client.HSet(ctx, tag+"rec", "far", "7,1,"+far+",k\n").Err())
-	require.NoError(t, r.Client.ZAdd(ctx, tag+"due", redis.Z{Score: 0, Member: "far"}).Err())
-	var got deliveries
-	runWorker(t, s, record(&got))
-	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "good", Kind: "k", DueAt: time.Now()}))
+	for _, tc := range []struct {
+		name, due string
+		corrupt   bool
+	}{
+		{"in range", "9007199254740991", false},
+		{"past 2^53", "9000000000000000000", true},
+		{"not a double", strings.Repeat("9", 400), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, s := newRedis(t, reminders.WithShards(1), reminders.WithConcurrency(1))
+			ctx := bg(t)
+			tag := "{" + r.Prefix + ":0}:"
+			require.NoError(t, r.Client.HSet(ctx, tag+"rec", "far", "7,1,"+tc.due+",k\n").Err())
+			require.NoError(t, r.Client.ZAdd(ctx, tag+"due", redis.Z{Score: 0, Member: "far"}).Err())
+			var got deliveries
+			runWorker(t, s, record(&got))
+			require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "good", Kind: "k", DueAt: time.Now()}))
 
-	got.waitN(t, 1, 10*time.Second)
-	assert.Equal(t, 1, got.count("good"))
-	info, err := s.Get(ctx, "far")
-	require.NoError(t, err)
-	assert.Equal(t, reminders.StatePending, info.State)
-	score, err := r.Client.ZScore(ctx, tag+"due", "far").Result()
-	require.NoError(t, err)
-	assert.Equal(t, 9e18, score, "indexed again at its record's due time")
-	st, err := s.Stats(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, int64(1), st.Pending)
-	assert.Zero(t, st.InFlight)
+			got.waitN(t, 1, 10*time.Second)
+			assert.Equal(t, 1, got.count("good"))
+			require.Eventually(t, func() bool {
+				_, err := s.Get(ctx, "good")
+				return errors.Is(err, reminders.ErrNotFound)
+			}, 10*time.Second, 5*time.Millisecond, "good is acknowledged")
+			if tc.corrupt {
+				require.Eventually(t, func() bool {
+					dead, err := s.Dead(ctx, 10)
+					return err == nil && len(dead) == 1 && dead[0].ID == "far" && dead[0].LastError == "corrupt"
+				}, 10*time.Second, 10*time.Millisecond, "dead-lettered as corrupt")
+				return
+			}
+			info, err := s.Get(ctx, "far")
+			require.NoError(t, err)
+			assert.Equal(t, reminders.StatePending, info.State)
+			score, err := r.Client.ZScore(ctx, tag+"due", "far").Result()
+			require.NoError(t, err)
+			assert.Equal(t, float64(1<<53-1), score, "indexed again at its record's due time")
+			st, err := s.Stats(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, int64(1), st.Pending)
+			assert.Zero(t, st.InFlight)
+		})
+	}
 }

@@ -49,7 +49,7 @@ const txParallel = 8
 // exits (runtime.Goexit) fails its shard with ErrUnavailable.
 func (s *RedisScheduler) scheduleTx(ctx context.Context, byShard [][]Reminder, total int) error {
 	errs := make([]error, len(byShard))
-	panics := make([]any, len(byShard)) // recover is never nil: panic(nil) is a *runtime.PanicNilError
+	panics := make([]any, len(byShard)) // recover is never nil: panic(nil) is a *runtime.PanicNilError (Go 1.21 on)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, txParallel)
 	for sh, list := range byShard {
@@ -64,7 +64,7 @@ func (s *RedisScheduler) scheduleTx(ctx context.Context, byShard [][]Reminder, t
 				if v := recover(); v != nil {
 					panics[sh] = v
 				} else if !returned {
-					errs[sh] = errExited
+					errs[sh] = errGoexit
 				}
 				<-sem
 				wg.Done()

@@ -234,7 +234,11 @@ func answer(batch []*scheduleCall, err error) {
 // errExited answers a batch whose script call ended the sender's goroutine
 // (runtime.Goexit in a hook: a test's t.FailNow, for one), and fails a
 // ScheduleMany shard whose transaction's goroutine ended so.
-var errExited = unavailable(errors.New("reminders: the goroutine writing the reminders exited"))
+var errExited = unavailable(errGoexit)
+
+// errGoexit is errExited's cause, for scheduleTx, which wraps its errors
+// in ErrUnavailable itself.
+var errGoexit = errors.New("reminders: the goroutine writing the reminders exited")
 
 // logSafely logs, and survives a logger that panics: it runs where no
 // caller would take the panic.

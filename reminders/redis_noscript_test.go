@@ -91,13 +91,14 @@ func TestRedisScheduleManyRerunFails(t *testing.T) {
 }
 
 // splitAfterFlush returns a client of a miniredis of its own whose script
-// cache is empty. Its first pipeline is split after its first command, as
-// a server's read of a large pipeline would, and another instance
-// schedules (EVALSHA, NOSCRIPT, EVAL: the script is loaded) in between;
-// split reports that it was. When lost is not nil, the next pipeline
-// fails with it, and none of its commands is sent. Its own miniredis:
-// SCRIPT FLUSH on a shared Redis would add round trips to the tests that
-// count them.
+// cache is empty. Its first pipeline of EVALSHAs is split after its first
+// command, as a server's read of a large pipeline would, and another
+// instance schedules (EVALSHA, NOSCRIPT, EVAL: the script is loaded) in
+// between;
+// split reports that it was. When lost is not nil, the first pipeline of
+// EVALs (the re-run) fails with it, and none of its commands is sent.
+// Its own miniredis: SCRIPT FLUSH on a shared Redis would add round trips
+// to the tests that count them.
 func splitAfterFlush(t *testing.T, lost error) (c *redis.Client, split *atomic.Bool) {
 	t.Helper()
 	mr := miniredis.RunT(t)
@@ -106,23 +107,17 @@ func splitAfterFlush(t *testing.T, lost error) (c *redis.Client, split *atomic.B
 	c = redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = c.Close() })
 	split = &atomic.Bool{}
-	var pipelines atomic.Int32
+	var rerun atomic.Bool
 	c.AddHook(pipelineHook(func(ctx context.Context, cmds []redis.Cmder, next redis.ProcessPipelineHook) error {
-		switch pipelines.Add(1) {
-		case 1:
-			if len(cmds) < 2 {
-				return next(ctx, cmds)
-			}
+		switch {
+		case cmds[0].Name() == "evalsha" && len(cmds) > 1 && split.CompareAndSwap(false, true):
 			_ = next(ctx, cmds[:1])
-			split.Store(true)
 			o, err := reminders.NewRedisScheduler(other, reminders.WithKeyPrefix("other"))
 			require.NoError(t, err)
 			require.NoError(t, o.Schedule(ctx, reminders.Reminder{ID: "o", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
 			return next(ctx, cmds[1:])
-		case 2:
-			if lost != nil {
-				return lost
-			}
+		case cmds[0].Name() == "eval" && lost != nil && rerun.CompareAndSwap(false, true):
+			return lost
 		}
 		return next(ctx, cmds)
 	}))

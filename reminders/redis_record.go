@@ -82,8 +82,8 @@ func parseRecord(s string) (record, error) {
 	if field, s, ok = strings.Cut(s, ","); !ok || !isInteger(field) {
 		return rec, errCorrupt
 	}
-	if rec.due, err = strconv.ParseInt(field, 10, 64); err != nil {
-		return rec, errCorrupt
+	if rec.due, err = strconv.ParseInt(field, 10, 64); err != nil || rec.due > maxDueMillis || rec.due < -maxDueMillis {
+		return rec, errCorrupt // a due time Schedule refuses: not a record of ours
 	}
 	if rec.kind, s, ok = strings.Cut(s, "\n"); !ok || validName("Kind", rec.kind) != nil {
 		return rec, errCorrupt

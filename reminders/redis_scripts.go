@@ -65,8 +65,10 @@ func runPipelined(ctx context.Context, c redis.UniversalClient, calls []*scriptC
 // the script after the node refused a call and before it reads the next
 // ones, which then run: running the refused call again afterwards would
 // undo them. So every call of a shard from its first refused one on runs
-// again, in order. One that ran both times and failed the second keeps the
-// first's result (what it stored is reported), and its error is returned.
+// again, in order. One that ran the first time and fails the second keeps
+// the first's result (so that what it stored is reported), and its error
+// is returned: the batch may then hold an earlier reminder of an ID, as
+// any batch that fails may, until it is retried.
 func runInOrder(ctx context.Context, c redis.UniversalClient, calls []*scriptCall) error {
 	return runScripts(ctx, c, calls, true)
 }

@@ -13,8 +13,9 @@ const (
 	// EventReuseDetected: Rotate was given an ID that had already been
 	// rotated; Count sessions of its family were active and are revoked.
 	EventReuseDetected EventType = "reuse_detected"
-	// EventRevoked: Revoke succeeded; Count is 1 when it ended an active
-	// session, 0 when there was nothing to revoke.
+	// EventRevoked: Revoke succeeded; Count is the number of active
+	// sessions it ended: 1 or 0 for a session ID, the family's for a
+	// rotated one (see Store.Revoke).
 	EventRevoked EventType = "revoked"
 	// EventRevokedAll: RevokeAllForUser revoked Count active sessions.
 	EventRevokedAll EventType = "revoked_all"

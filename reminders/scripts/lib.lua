@@ -21,12 +21,21 @@
 -- It is compact (no field names, no per-reminder key) and cheap to rewrite:
 -- the header changes, kind and payload are one string.sub.
 
+-- maxDue bounds a due time, in Unix ms either side of 1970: 2^53-1, as
+-- validate.go's maxDueMillis.
+local maxDue = 9007199254740991
+
 -- parse returns the header of rec, or nil when rec is missing or is not a
--- record (written by something else, truncated).
+-- record (written by something else, truncated, or due out of range).
 local function parse(rec)
   if not rec then return nil end
   local v, a, d, k = string.match(rec, '^(%d+),(%d+),(-?%d+),()')
   if not v then return nil end
+  -- A due time Schedule refuses (validate.go), or not a number to Lua at
+  -- all: not a record of ours (and ZADD would refuse what is not a
+  -- finite double).
+  local due = tonumber(d)
+  if not due or due > maxDue or due < -maxDue then return nil end
   local nl = string.find(rec, '\n', k, true)
   if not nl or nl == k then return nil end
   return {v = v, a = tonumber(a), d = d, k = k}
