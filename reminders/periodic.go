@@ -135,7 +135,10 @@ const maxPeriodicName = MaxIDLen - 32
 
 // NewPeriodic returns a Periodic that stores reminders on s. Without
 // WithTickStore, it keeps its marks in the same Redis as s when s is a
-// *RedisScheduler (under its key prefix), and in memory otherwise. It
+// *RedisScheduler (under its key prefix), and in memory otherwise: then
+// instances do not share their claims, and each stores every tick, so it
+// logs a warning unless s is an *EagerScheduler (one process). A wrapper
+// around a RedisScheduler needs WithTickStore(NewRedisTickStore(...)). It
 // returns an error wrapping ErrInvalid for a nil scheduler (a typed nil
 // included) or a bad option. It starts nothing: see Start.
 func NewPeriodic(s Scheduler, opts ...PeriodicOption) (*Periodic, error) {
@@ -148,8 +151,17 @@ func NewPeriodic(s Scheduler, opts ...PeriodicOption) (*Periodic, error) {
 	}
 	if o.store == nil {
 		o.store = defaultTickStore(s)
+		if _, ok := o.store.(*MemoryTickStore); ok && !isEager(s) {
+			o.logger.Warn("recurring reminders: the scheduler is not a *RedisScheduler and no WithTickStore was given: " +
+				"ticks are claimed in this process only, so every instance stores every tick")
+		}
 	}
 	return &Periodic{s: s, o: o}, nil
+}
+
+func isEager(s Scheduler) bool {
+	_, ok := s.(*EagerScheduler)
+	return ok
 }
 
 func defaultTickStore(s Scheduler) TickStore {
