@@ -40,13 +40,21 @@ func TestPeriodicPeersTakeOverDeadClaimerOnce(t *testing.T) {
 	store.armed.Store(true)
 	h.advanceTo(t, 8, tick.Add(15*time.Second))
 	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID)
+	waitDone(t, h, tick)
 	// The three that lost the takeover look again one grace period on.
 	h.advanceTo(t, 7, tick.Add(30*time.Second))
 	h.none(t, 4)
 	assert.Equal(t, 1, sched.count("report@2025-05-01T10:01Z"))
-	_, done, err := h.store.Marks(ctxT(t), "report")
-	require.NoError(t, err)
-	assert.Equal(t, tick, done.UTC())
+}
+
+// waitDone waits until the marks say tick is done: the store marks it once
+// Schedule has returned, just after the harness saw the reminder.
+func waitDone(t *testing.T, h *tickHarness, tick time.Time) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, done, err := h.store.Marks(ctxT(t), "report")
+		return err == nil && tick.Equal(done)
+	}, 5*time.Second, time.Millisecond, "the tick is marked done")
 }
 
 // The peer that took a tick over dies too, before storing it: the others
@@ -89,7 +97,11 @@ func TestPeriodicTakeOverOfATakeOver(t *testing.T) {
 			h.none(t, 4)
 			h.advanceTo(t, 4, h.clock.Now().Add(15*time.Second))
 			assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID)
-			h.none(t, 2) // the other gives up: the next tick comes before its next look
+			waitDone(t, h, tick) // before the clock moves on: a grace period without it is a dead taker
+			// The other found it done already, or looks again a grace
+			// period on and finds it done then.
+			h.advanceTo(t, 2, h.clock.Now().Add(15*time.Second))
+			h.none(t, 2)
 			assert.Equal(t, 1, sched.count("report@2025-05-01T10:01Z"))
 		})
 	}
@@ -111,18 +123,19 @@ func (a *armedRendezvous) Marks(ctx context.Context, name string) (time.Time, ti
 
 // blockingScheduler holds its first Schedule call until released, and
 // reports whether that call's context had ended when it was released.
+// entered and ended need a buffer of 1.
 type blockingScheduler struct {
 	reminders.Scheduler
+	first            atomic.Bool
 	entered, release chan struct{}
 	ended            chan bool
 }
 
 func (b *blockingScheduler) Schedule(ctx context.Context, r reminders.Reminder) error {
-	select {
-	case b.entered <- struct{}{}:
+	if b.first.CompareAndSwap(false, true) {
+		b.entered <- struct{}{}
 		<-b.release
 		b.ended <- ctx.Err() != nil
-	default:
 	}
 	return b.Scheduler.Schedule(ctx, r)
 }
@@ -134,7 +147,7 @@ func (b *blockingScheduler) Schedule(ctx context.Context, r reminders.Reminder) 
 func TestPeriodicShutdownLetsWonTickBeStored(t *testing.T) {
 	start := time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC)
 	h := newTickHarness(t, start)
-	sched := &blockingScheduler{Scheduler: h.sched, entered: make(chan struct{}), release: make(chan struct{}), ended: make(chan bool, 1)}
+	sched := &blockingScheduler{Scheduler: h.sched, entered: make(chan struct{}, 1), release: make(chan struct{}), ended: make(chan bool, 1)}
 	p, err := reminders.NewPeriodic(sched, reminders.WithPeriodicClock(h.clock), reminders.WithTickStore(h.store))
 	require.NoError(t, err)
 	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))

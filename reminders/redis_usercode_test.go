@@ -110,14 +110,19 @@ func TestRedisObserverPanicOnWorker(t *testing.T) {
 	assert.Equal(t, 1, got.count("ok"))
 	assert.Equal(t, 1, got.count("bad"))
 
-	panics := logs.find(slog.LevelError, "observer panicked")
-	events := map[any]bool{}
-	for _, p := range panics {
-		events[p["event"]] = true
-		assert.Contains(t, p["stack"], "redis_usercode_test.go", "the stack shows the observer")
-	}
-	// delivered and succeeded of ok; delivered, failed and dead of bad.
-	assert.Equal(t, map[any]bool{"delivered": true, "succeeded": true, "failed": true, "dead": true}, events)
+	// delivered and succeeded of ok; delivered, failed and dead of bad (the
+	// dead event comes once the dead letter is stored: wait for it).
+	want := map[any]bool{"delivered": true, "succeeded": true, "failed": true, "dead": true}
+	var events map[any]bool
+	require.Eventually(t, func() bool {
+		events = map[any]bool{}
+		for _, p := range logs.find(slog.LevelError, "observer panicked") {
+			events[p["event"]] = true
+			assert.Contains(t, p["stack"], "redis_usercode_test.go", "the stack shows the observer")
+		}
+		return len(events) == len(want)
+	}, 10*time.Second, 5*time.Millisecond, "logged panics for %v", events)
+	assert.Equal(t, want, events)
 }
 
 // pipelineHook is a go-redis hook from a function that runs around each
