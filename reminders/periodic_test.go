@@ -156,12 +156,7 @@ func TestPeriodicPeerStoresTickOfDeadClaimer(t *testing.T) {
 	h.none(t, 2) // the timer, and the peer's grace sleep
 	h.advanceTo(t, 2, tick.Add(15*time.Second))
 	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID)
-	// The peer marks the tick done once Schedule has returned, which is
-	// just after the harness saw the reminder.
-	require.Eventually(t, func() bool {
-		_, done, err := h.store.Marks(ctxT(t), "report")
-		return err == nil && tick.Equal(done)
-	}, 5*time.Second, time.Millisecond, "the peer marks the tick done")
+	waitDone(t, h, tick)
 }
 
 // flakyScheduler fails its first n calls with ErrUnavailable.
