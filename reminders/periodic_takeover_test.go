@@ -31,9 +31,7 @@ func TestPeriodicPeersTakeOverDeadClaimerOnce(t *testing.T) {
 		require.NoError(t, p.Start(ctxT(t)))
 	}
 	tick := time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC)
-	won, err := h.store.Claim(ctxT(t), "report", tick) // an instance claims, then dies
-	require.NoError(t, err)
-	require.True(t, won)
+	claimAndDie(t, h, tick)
 
 	h.advanceTo(t, 4, tick)
 	h.none(t, 8) // four re-armed timers, four grace sleeps
@@ -45,6 +43,18 @@ func TestPeriodicPeersTakeOverDeadClaimerOnce(t *testing.T) {
 	h.advanceTo(t, 7, tick.Add(30*time.Second))
 	h.none(t, 4)
 	assert.Equal(t, 1, sched.count("report@2025-05-01T10:01Z"))
+}
+
+// claimAndDie moves the "report" job's claimed mark to each of marks in
+// turn, as instances that claim (or take over) a tick and die before
+// storing it.
+func claimAndDie(t *testing.T, h *tickHarness, marks ...time.Time) {
+	t.Helper()
+	for _, mark := range marks {
+		won, err := h.store.Claim(ctxT(t), "report", mark)
+		require.NoError(t, err)
+		require.True(t, won, "claim %s", mark)
+	}
 }
 
 // waitDone waits until the marks say tick is done: the store marks it once
@@ -77,11 +87,7 @@ func TestPeriodicTakeOverOfATakeOver(t *testing.T) {
 			_, _ = h.store.Claim(ctx, "report", tick.Add(-time.Minute))
 			require.NoError(t, h.store.Done(ctx, "report", tick.Add(-time.Minute))) // ran until 10:00
 			// A claimer and then a peer that took over both died.
-			for _, mark := range []time.Time{tick, tick.Add(time.Millisecond)} {
-				won, err := h.store.Claim(ctx, "report", mark)
-				require.NoError(t, err)
-				require.True(t, won)
-			}
+			claimAndDie(t, h, tick, tick.Add(time.Millisecond))
 			for range 2 {
 				p := h.periodicOn(t, sched)
 				require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))

@@ -148,9 +148,7 @@ func TestPeriodicPeerStoresTickOfDeadClaimer(t *testing.T) {
 	require.NoError(t, p.Start(ctxT(t)))
 
 	tick := time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC)
-	won, err := h.store.Claim(ctxT(t), "report", tick) // an instance claims, then dies
-	require.NoError(t, err)
-	require.True(t, won)
+	claimAndDie(t, h, tick)
 
 	h.advanceTo(t, 1, tick)
 	h.none(t, 2) // the timer, and the peer's grace sleep

@@ -164,9 +164,7 @@ func pending(t *testing.T, s *reminders.RedisScheduler, id string) bool {
 func TestRedisScheduleGroupCommit(t *testing.T) {
 	t.Parallel()
 	s, g, _ := newGated(t)
-	g.armed.Store(true)
-	a := scheduleAsync(bg(t), s, "gc-a")
-	assert.Equal(t, []string{"gc-a"}, <-g.held)
+	a := holdLone(t, s, g)
 
 	quit, cancel := context.WithCancel(bg(t))
 	b := scheduleAsync(bg(t), s, "gc-b")
@@ -205,9 +203,7 @@ func TestRedisScheduleGroupCommitContexts(t *testing.T) {
 	var heard scheduledEvents
 	s, g, _ := newGated(t, reminders.WithObserver(&heard))
 
-	g.armed.Store(true)
-	a := scheduleAsync(bg(t), s, "gc-a")
-	<-g.held
+	a := holdLone(t, s, g)
 	leaderCtx, cancelLeader := context.WithCancel(bg(t))
 	b := scheduleAsync(leaderCtx, s, "gc-b") // first in the queue: first in the next batch
 	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
@@ -240,9 +236,7 @@ func TestRedisScheduleGroupCommitContexts(t *testing.T) {
 func TestRedisScheduleRetryAfterAbandon(t *testing.T) {
 	t.Parallel()
 	s, g, _ := newGated(t)
-	g.armed.Store(true)
-	a := scheduleAsync(bg(t), s, "gc-a")
-	<-g.held
+	a := holdLone(t, s, g)
 	quit, cancel := context.WithCancel(bg(t))
 	first := scheduleAsync(quit, s, "gc-x")
 	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
@@ -488,9 +482,7 @@ func TestRedisScheduleObserverAfterAnswers(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Schedule(bg(t), reminders.Reminder{ID: "warm", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
 
-	g.armed.Store(true)
-	a := scheduleAsync(bg(t), s, "gc-a")
-	<-g.held
+	a := holdLone(t, s, g)
 	l := scheduleAsync(bg(t), s, "gc-l")
 	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
 	leftCtx, cancelLeft := context.WithCancel(bg(t))
@@ -595,9 +587,7 @@ func TestRedisScheduleBatchGoexit(t *testing.T) {
 		}
 		return next(ctx, cmd)
 	}))
-	g.armed.Store(true)
-	a := scheduleAsync(bg(t), s, "gc-a")
-	<-g.held
+	a := holdLone(t, s, g)
 	ex := scheduleAsync(bg(t), s, "gc-exit")
 	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
 	g.armed.Store(false)
@@ -613,9 +603,7 @@ func TestRedisScheduleBatchGoexit(t *testing.T) {
 // returns with the call held and g disarmed, for the test to let it go.
 func leaveInFlight(t *testing.T, s *reminders.RedisScheduler, g *scriptGate, id string) {
 	t.Helper()
-	g.armed.Store(true)
-	a := scheduleAsync(bg(t), s, "gc-a")
-	<-g.held
+	a := holdLone(t, s, g)
 	ctx, cancel := context.WithCancel(bg(t))
 	call := scheduleAsync(ctx, s, id)
 	require.Eventually(t, func() bool { return s.Waiting(0) == 1 }, 10*time.Second, time.Millisecond)
@@ -679,9 +667,7 @@ func TestRedisScheduleReportLeftLoggerPanic(t *testing.T) {
 func TestRedisScheduleGroupCommitChunks(t *testing.T) {
 	t.Parallel()
 	s, g, _ := newGated(t)
-	g.armed.Store(true)
-	a := scheduleAsync(bg(t), s, "gc-a")
-	<-g.held
+	a := holdLone(t, s, g)
 	var outs []<-chan error
 	for i := range 300 {
 		outs = append(outs, scheduleAsync(bg(t), s, fmt.Sprintf("gc-%03d", i)))
@@ -702,4 +688,15 @@ func TestRedisScheduleGroupCommitChunks(t *testing.T) {
 	assert.Equal(t, []int{128, 128, 44}, sizes)
 	assert.True(t, slices.IsSorted(ids), "arrival order")
 	assert.Len(t, ids, 300)
+}
+
+// holdLone schedules "gc-a", which finds the shard idle and goes alone,
+// and holds its script call in g (armed from here on), so that the calls
+// after it queue; it returns gc-a's outcome, for when g lets it go.
+func holdLone(t *testing.T, s *reminders.RedisScheduler, g *scriptGate) <-chan error {
+	t.Helper()
+	g.armed.Store(true)
+	a := scheduleAsync(bg(t), s, "gc-a")
+	require.Equal(t, []string{"gc-a"}, <-g.held)
+	return a
 }
