@@ -91,7 +91,7 @@ if #ids > 0 then
     if bytes >= maxBytes then break end
     local rec = recs[i]
     local p = parse(rec)
-    if p and tonumber(p.d) > nowN then
+    if p and p.dn > nowN then
       -- The record is due later than its score says: the scripts keep
       -- the two equal, so something else wrote one of them. The record,
       -- which Get shows and the worker waits for, wins: the reminder is

@@ -26,7 +26,9 @@
 local maxDue = 9007199254740991
 
 -- parse returns the header of rec, or nil when rec is missing or is not a
--- record (written by something else, truncated, or due out of range).
+-- record (written by something else, truncated, or due out of range): v
+-- the version, a the attempt, d the due time as stored and dn as a
+-- number, k where the kind starts.
 local function parse(rec)
   if not rec then return nil end
   local v, a, d, k = string.match(rec, '^(%d+),(%d+),(-?%d+),()')
@@ -38,7 +40,7 @@ local function parse(rec)
   if not due or due > maxDue or due < -maxDue then return nil end
   local nl = string.find(rec, '\n', k, true)
   if not nl or nl == k then return nil end
-  return {v = v, a = tonumber(a), d = d, k = k}
+  return {v = v, a = tonumber(a), d = d, dn = due, k = k}
 end
 
 -- rewrite returns rec with a new version, attempt and due; kind and
