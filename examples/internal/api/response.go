@@ -34,9 +34,13 @@ func (a *API) Error(ctx context.Context, err error) Response {
 	case http.StatusUnauthorized:
 		// RFC 6750 §3: a 401 names the scheme the client should use, and
 		// (§3.1) carries no error code when the request had no token.
+		// The body's code follows: a request without a token gets
+		// "unauthorized", which is no RFC code, rather than one that
+		// says its token was invalid.
 		challenge := `Bearer error="invalid_token"`
 		if errors.Is(err, errNoBearer) {
 			challenge = "Bearer"
+			r.Body = ErrorBody{Error: "unauthorized", Description: describe(status, err)}
 		}
 		r.Header = map[string]string{"WWW-Authenticate": challenge}
 	case http.StatusInternalServerError:

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -80,14 +81,18 @@ func testValidation(t *testing.T, h NewHandler) {
 			}
 			resp, err := s.client.Do(req)
 			require.NoError(t, err)
+			var body api.ErrorBody
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 			resp.Body.Close()
 			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-			// RFC 6750 §3.1: no error code when no bearer token came.
-			want := `Bearer error="invalid_token"`
+			// RFC 6750 §3.1: no error code when no bearer token came,
+			// and the body does not call the absent token invalid.
+			want, code := `Bearer error="invalid_token"`, "invalid_token"
 			if name == "no header" || name == "basic scheme" || name == "empty bearer" {
-				want = "Bearer"
+				want, code = "Bearer", "unauthorized"
 			}
 			assert.Equal(t, want, resp.Header.Get("WWW-Authenticate"))
+			assert.Equal(t, code, body.Error)
 		})
 	}
 }
