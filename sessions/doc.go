@@ -60,6 +60,13 @@
 // whose old session has not yet expired: with sliding expiry, one per
 // refresh over a refresh token's lifetime.
 //
+// Redis must not evict keys (maxmemory-policy noeviction, or no
+// maxmemory; every key here has a TTL, so the volatile-* policies evict
+// them too). The index and the tombstones are read only by writes, so an
+// LRU policy evicts them first, while IsActive keeps the session keys
+// warm; then RevokeAllForUser and reuse detection find nothing to revoke
+// and the sessions stay active: a revocation that does not hold.
+//
 // The client must read from masters: a replica may not have applied a
 // revoke yet, and IsActive's GET would find the session there. So
 // [NewRedisStore] refuses a ClusterClient that reads from replicas

@@ -24,6 +24,11 @@ import (
 // MaxRetries+1 read timeouts (about 20s with go-redis's defaults): see
 // the package documentation.
 //
+// Redis must not evict keys (maxmemory-policy noeviction, or no
+// maxmemory): with an index or a tombstone evicted, RevokeAllForUser and
+// reuse detection miss sessions that stay active (see the package
+// documentation).
+//
 // A RedisStore is safe for concurrent use. It never closes the client.
 // The zero value is not usable; call NewRedisStore.
 type RedisStore struct {
