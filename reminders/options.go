@@ -63,6 +63,12 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 	// MaxIDLen is the longest Reminder.ID and Reminder.Kind, in bytes.
 	MaxIDLen = 256
+	// MaxPayloadLimit is the largest WithMaxPayload accepts: 512 MiB less
+	// 1 KiB. A stored record is the payload after a header of up to about
+	// 300 bytes (the Kind included), sent to Redis as one string, and Redis
+	// refuses a string over its proto-max-bulk-len (512 MB by default,
+	// redis.conf) by closing the connection.
+	MaxPayloadLimit = 512<<20 - 1<<10
 )
 
 func newOptions(opts []Option) (*options, error) {
@@ -187,11 +193,11 @@ func WithShards(n int) Option {
 }
 
 // WithMaxPayload sets the largest Reminder.Payload accepted, in bytes
-// (1..512 MiB). Default: 64 KiB.
+// (1..MaxPayloadLimit). Default: 64 KiB.
 func WithMaxPayload(n int) Option {
 	return func(o *options) error {
-		if n < 1 || n > 512<<20 {
-			return invalidOption("WithMaxPayload: %d, want 1..%d", n, 512<<20)
+		if n < 1 || n > MaxPayloadLimit {
+			return invalidOption("WithMaxPayload: %d, want 1..%d", n, MaxPayloadLimit)
 		}
 		o.maxPayload = n
 		return nil

@@ -106,10 +106,10 @@ var _ TickStore = (*RedisTickStore)(nil)
 // from opts (default "reminders"; give it the scheduler's) and ignores the
 // other options. The client is the caller's; nothing here closes it. It
 // returns an error wrapping ErrInvalid for a nil client (a typed nil
-// included) or an invalid option.
+// included), a *redis.Ring (see NewRedisScheduler) or an invalid option.
 func NewRedisTickStore(client redis.UniversalClient, opts ...Option) (*RedisTickStore, error) {
-	if isNilValue(client) {
-		return nil, fmt.Errorf("%w: NewRedisTickStore: nil client", ErrInvalid)
+	if err := checkClient("NewRedisTickStore", client); err != nil {
+		return nil, err
 	}
 	o, err := newOptions(opts)
 	if err != nil {

@@ -71,11 +71,17 @@ func chunkFull(n, size, next int) bool {
 	return n == scheduleChunk || (n > 0 && size+next > scheduleChunkBytes)
 }
 
-// NewRedisScheduler returns a scheduler on client (a *redis.Client, a
-// *redis.ClusterClient or any other UniversalClient). It returns an error
-// wrapping ErrInvalid for a nil client (a typed nil such as
-// (*redis.Client)(nil) included) or an invalid option. It needs Redis 6.2
-// or later: the scripts call ZMSCORE.
+// NewRedisScheduler returns a scheduler on client: a *redis.Client (a
+// failover client included) or a *redis.ClusterClient. It returns an
+// error wrapping ErrInvalid for a nil client (a typed nil such as
+// (*redis.Client)(nil) included), a *redis.Ring, or an invalid option. It
+// needs Redis 6.2 or later: the scripts call ZMSCORE.
+//
+// A Ring is refused because it loses reminders: while one of its nodes is
+// down it sends that node's keys to another, and when the node is back it
+// sends them to it again, so the reminders scheduled meanwhile are left
+// on a node nothing reads; its nodes do not share pub/sub either, so
+// wake-ups would not reach every worker.
 //
 // Enable ContextTimeoutEnabled on the client, so that a context's deadline
 // ends every call, the worker's own included (it gives each of its Redis
@@ -93,8 +99,8 @@ func chunkFull(n, size, next int) bool {
 // twice. Scripts, which make every state change and serve Get and
 // Dead's records, run on masters whatever the routing.
 func NewRedisScheduler(client redis.UniversalClient, opts ...Option) (*RedisScheduler, error) {
-	if isNilValue(client) {
-		return nil, fmt.Errorf("%w: NewRedisScheduler: nil client", ErrInvalid)
+	if err := checkClient("NewRedisScheduler", client); err != nil {
+		return nil, err
 	}
 	o, err := newOptions(opts)
 	if err != nil {
@@ -255,3 +261,17 @@ func (s *RedisScheduler) observe(e Event) {
 
 // isNil reports a missing value, which go-redis reports as an error.
 func isNil(err error) bool { return errors.Is(err, redis.Nil) }
+
+// checkClient refuses a client the Redis backend cannot use (see
+// NewRedisScheduler): nil, a nil pointer in the interface (it would panic
+// at the first call), and a *redis.Ring.
+func checkClient(fn string, c redis.UniversalClient) error {
+	if isNilValue(c) {
+		return fmt.Errorf("%w: %s: nil client", ErrInvalid, fn)
+	}
+	if _, ok := c.(*redis.Ring); ok {
+		return fmt.Errorf("%w: %s: a *redis.Ring moves a down node's keys to another node and back, "+
+			"which loses what was written meanwhile; use a *redis.Client or a *redis.ClusterClient", ErrInvalid, fn)
+	}
+	return nil
+}

@@ -24,6 +24,8 @@ func TestRedisBadInput(t *testing.T) {
 	t.Parallel()
 	r, s := newRedis(t, reminders.WithMaxPayload(8))
 	ctx := bg(t)
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
+	t.Cleanup(func() { _ = ring.Close() })
 	valid := func(i int) reminders.Reminder {
 		return reminders.Reminder{ID: fmt.Sprint("ok", i), Kind: "k", DueAt: time.Now()}
 	}
@@ -57,6 +59,20 @@ func TestRedisBadInput(t *testing.T) {
 		}(),
 		"NewRedisScheduler(*redis.Ring nil)": func() error {
 			_, err := reminders.NewRedisScheduler((*redis.Ring)(nil))
+			return err
+		}(),
+		// A Ring re-routes a down node's keys and back: reminders lost.
+		"NewRedisScheduler(*redis.Ring)": func() error {
+			_, err := reminders.NewRedisScheduler(ring)
+			return err
+		}(),
+		"NewRedisTickStore(*redis.Ring)": func() error {
+			_, err := reminders.NewRedisTickStore(ring)
+			return err
+		}(),
+		// Redis refuses a record over proto-max-bulk-len (512 MB).
+		"WithMaxPayload over MaxPayloadLimit": func() error {
+			_, err := reminders.NewRedisScheduler(r.Client, reminders.WithMaxPayload(reminders.MaxPayloadLimit+1))
 			return err
 		}(),
 		"Run(nil HandlerFunc)": s.Run(ctx, reminders.HandlerFunc(nil)),
@@ -275,4 +291,13 @@ func TestRedisLargeVersions(t *testing.T) {
 	st, err := s.Stats(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, st.Dead)
+}
+
+// WithMaxPayload takes every size up to MaxPayloadLimit.
+func TestWithMaxPayloadLimit(t *testing.T) {
+	t.Parallel()
+	_, err := reminders.NewEagerScheduler(reminders.HandlerFunc(
+		func(context.Context, reminders.Delivery) error { return nil }),
+		reminders.WithMaxPayload(reminders.MaxPayloadLimit))
+	require.NoError(t, err)
 }

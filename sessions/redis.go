@@ -54,9 +54,15 @@ var _ Store = (*RedisStore)(nil)
 // failover client with ReplicaOnly) must not be passed. Give the store a
 // client of its own when the rest of the application reads from replicas.
 //
+// A *redis.Ring is refused too: while one of its nodes is down it sends
+// that node's keys to another, and back when the node returns, so a
+// revocation written meanwhile is left on a node nothing reads and the
+// revoked session is active again. Use a *redis.Client (a failover client
+// included) or a *redis.ClusterClient.
+//
 // It returns an error wrapping ErrInvalid for a nil client (a nil
-// *redis.Client in the interface included), a client that reads from
-// replicas, or a bad option.
+// *redis.Client in the interface included), a Ring, a client that reads
+// from replicas, or a bad option.
 func NewRedisStore(client redis.UniversalClient, opts ...Option) (*RedisStore, error) {
 	if err := checkClient(client); err != nil {
 		return nil, err

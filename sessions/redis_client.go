@@ -10,11 +10,16 @@ import (
 )
 
 // checkClient refuses a client the store cannot use safely: nil, a nil
-// pointer inside the interface (it would panic at the first call), or a
-// cluster client that sends reads to replicas (see NewRedisStore).
+// pointer inside the interface (it would panic at the first call), a
+// *redis.Ring, or a cluster client that sends reads to replicas (see
+// NewRedisStore).
 func checkClient(c redis.UniversalClient) error {
 	if isNilValue(c) {
 		return fmt.Errorf("%w: client: nil", ErrInvalid)
+	}
+	if _, ok := c.(*redis.Ring); ok {
+		return fmt.Errorf("%w: client: a *redis.Ring moves a down node's keys to another node and back, "+
+			"which undoes a revocation written meanwhile; use a *redis.Client or a *redis.ClusterClient", ErrInvalid)
 	}
 	if cc, ok := c.(*redis.ClusterClient); ok {
 		if o := cc.Options(); o.ReadOnly || o.RouteByLatency || o.RouteRandomly {
@@ -48,8 +53,6 @@ func contextTimeoutEnabled(c redis.UniversalClient) bool {
 		return c.Options().ContextTimeoutEnabled
 	case *redis.ClusterClient:
 		return c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		return c.Options().ContextTimeoutEnabled
 	}
 	return true // unknown implementation: nothing to say
 }
@@ -69,8 +72,8 @@ type stallBound struct {
 }
 
 // clientStallBound reads the bound from the client's options, as go-redis
-// has filled in its defaults (ReadTimeout 5s; MaxRetries 3 on a Client
-// and a Ring; on a ClusterClient no retry per node and MaxRedirects 3,
+// has filled in its defaults (ReadTimeout 5s; MaxRetries 3 on a Client;
+// on a ClusterClient no retry per node and MaxRedirects 3,
 // each redirect round being one more attempt). ok is false for a client
 // this package does not know.
 func clientStallBound(c redis.UniversalClient) (b stallBound, ok bool) {
@@ -82,18 +85,6 @@ func clientStallBound(c redis.UniversalClient) (b stallBound, ok bool) {
 	case *redis.ClusterClient:
 		o := c.Options()
 		return stallBound{readTimeout: max(o.ReadTimeout, 0), attempts: tries(o.MaxRedirects) * tries(o.MaxRetries)}, true
-	case *redis.Ring:
-		// Its shards' clients get ReadTimeout as given (0 becomes their
-		// 5s default there) and no retries; the ring retries MaxRetries.
-		o := c.Options()
-		rt := o.ReadTimeout
-		switch {
-		case rt == 0:
-			rt = 5 * time.Second
-		case rt < 0:
-			rt = 0
-		}
-		return stallBound{readTimeout: rt, attempts: tries(o.MaxRetries)}, true
 	}
 	return stallBound{}, false
 }

@@ -316,6 +316,13 @@ func TestNewRedisStoreRejectsBadInput(t *testing.T) {
 		assert.ErrorIs(t, err, sessions.ErrInvalid, name)
 		assert.ErrorContains(t, err, "client", name)
 	}
+	// A Ring re-routes a down node's keys and back, undoing revocations.
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
+	t.Cleanup(func() { _ = ring.Close() })
+	_, err = sessions.NewRedisStore(ring)
+	assert.ErrorIs(t, err, sessions.ErrInvalid)
+	assert.ErrorContains(t, err, "Ring")
+
 	r := redistest.New(t)
 	for name, opt := range map[string]sessions.Option{
 		"WithKeyPrefix":          sessions.WithKeyPrefix("a:b"),
