@@ -82,6 +82,11 @@ type Periodic struct {
 	mu   sync.Mutex
 	jobs []*periodicJob
 	run  *periodicRun // nil unless started
+
+	// starting is the run a Start is catching up for, under startMu (not
+	// mu, which Start holds meanwhile), so that Shutdown can cancel it.
+	startMu  sync.Mutex
+	starting *periodicRun
 }
 
 type periodicJob struct {
@@ -103,6 +108,11 @@ type periodicRun struct {
 	// ctx ends, not when Shutdown starts.
 	stores     context.Context
 	stopStores context.CancelFunc
+	// started is closed when Start is done with the run; aborted (set
+	// before) says that a Shutdown cancelled it during the catch-up, so
+	// Start neither started gocron nor kept the run.
+	started chan struct{}
+	aborted bool
 }
 
 // storing returns the context a firing stores a won tick with: ctx's
@@ -259,7 +269,9 @@ func (p *Periodic) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stores, stopStores := context.WithCancel(context.WithoutCancel(ctx))
-	run := &periodicRun{ctx: runCtx, cancel: cancel, stores: stores, stopStores: stopStores}
+	run := &periodicRun{ctx: runCtx, cancel: cancel, stores: stores, stopStores: stopStores,
+		started: make(chan struct{})}
+	defer close(run.started)
 	stop := func() { cancel(); stopStores() }
 	sched, err := gocron.NewScheduler(
 		gocron.WithLocation(time.UTC), // ticks carry their own zone; see tickCron
@@ -291,10 +303,26 @@ func (p *Periodic) Start(ctx context.Context) error {
 	}
 	// The jobs are only defined so far (gocron arms no timer before its
 	// Start), and the errors are behind us: catchUp's peers, started now,
-	// always belong to a run that Shutdown waits for.
+	// always belong to a run that Shutdown waits for. The catch-up's I/O
+	// ends with ctx, or when a Shutdown cancels the run meanwhile (it
+	// cannot take mu, which Start holds).
+	cctx, stopCatchUp := context.WithCancel(ctx)
+	unhook := context.AfterFunc(runCtx, stopCatchUp)
+	p.setStarting(run)
 	now := p.o.clock.Now()
 	for _, j := range p.jobs {
-		p.catchUp(ctx, run, j, now)
+		p.catchUp(cctx, run, j, now)
+	}
+	p.setStarting(nil)
+	unhook()
+	stopCatchUp()
+	if runCtx.Err() != nil {
+		// A Shutdown came during the catch-up: this run never fires. That
+		// Shutdown waits for its peers.
+		run.aborted = true
+		stop()
+		_ = sched.Shutdown()
+		return nil
 	}
 	sched.Start()
 	// A tick that fell between now and gocron's start is neither caught up
@@ -308,12 +336,21 @@ func (p *Periodic) Start(ctx context.Context) error {
 	return nil
 }
 
+// setStarting publishes the run a Start is catching up for (nil: none).
+func (p *Periodic) setStarting(run *periodicRun) {
+	p.startMu.Lock()
+	p.starting = run
+	p.startMu.Unlock()
+}
+
 // Shutdown stops firing, cancels the contexts of firings in progress and
 // of Start's catch-up checks and retries (see Start), and waits for them,
-// within ctx. A firing that has won its tick's claim still stores the
-// reminder and marks the tick done, until ctx ends: cancelled, it would
-// leave the tick claimed but not done, and every peer would store it
-// again after its grace period.
+// within ctx. A Start still catching up is cancelled too: its I/O ends,
+// its catch-up goes no further, and the schedules do not start. A firing
+// that has won its tick's claim still stores the reminder and marks the
+// tick done, until ctx ends: cancelled, it would leave the tick claimed
+// but not done, and every peer would store it again after its grace
+// period.
 // When ctx ends first (a firing or check that ignores its context), it
 // returns an error wrapping ErrUnavailable and ctx's error; so it does,
 // with gocron's error instead, when a firing is still running after
@@ -321,10 +358,29 @@ func (p *Periodic) Start(ctx context.Context) error {
 // the firings and checks still running end on their own. It is safe to
 // call twice, and before Start.
 func (p *Periodic) Shutdown(ctx context.Context) error {
+	// A Start still catching up holds mu: cancel its run, and wait (within
+	// ctx) for Start to be done with it.
+	p.startMu.Lock()
+	starting := p.starting
+	if starting != nil {
+		starting.cancel()
+	}
+	p.startMu.Unlock()
+	if starting != nil {
+		select {
+		case <-starting.started:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: Periodic.Shutdown: %w", ErrUnavailable, ctx.Err())
+		}
+	}
 	p.mu.Lock()
 	run := p.run
 	p.run = nil
 	p.mu.Unlock()
+	if run == nil && starting != nil && starting.aborted {
+		// Start gave the run up: only its catch-up's peers are left.
+		run = starting
+	}
 	if run == nil {
 		return nil
 	}
@@ -332,7 +388,10 @@ func (p *Periodic) Shutdown(ctx context.Context) error {
 	// A won tick's store goes on until ctx ends (see storing).
 	unhook := context.AfterFunc(ctx, run.stopStores)
 	defer func() { unhook(); run.stopStores() }()
-	err := run.sched.ShutdownWithContext(ctx)
+	var err error
+	if !run.aborted { // an aborted run's gocron never started
+		err = run.sched.ShutdownWithContext(ctx)
+	}
 	if err == nil {
 		err = run.wait(ctx)
 	}
