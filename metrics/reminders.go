@@ -37,8 +37,9 @@ import (
 // reminders whose lease expired on their last attempt. So failed is at
 // least retried plus dead-lettered, less those two; it is not an identity.
 // Lateness below zero (the eager scheduler runs a reminder at once, even
-// one due later) is recorded as zero: a histogram's _sum must only grow
-// for rate() to make sense of it.
+// one due later) is recorded as zero, and so is a negative Duration (an
+// observer's own event): a histogram's _sum must only grow for rate() to
+// make sense of it.
 //
 // The kind label takes Reminder.Kind as it is, so keep kinds a small fixed
 // set (handler names, not IDs). The zero value is not usable; call
@@ -116,10 +117,10 @@ func (m *Reminders) ObserveReminder(e reminders.Event) {
 		m.lateness.Observe(max(e.Lateness.Seconds(), 0))
 	case reminders.EventSucceeded:
 		m.succeeded.WithLabelValues(kind).Inc()
-		m.duration.WithLabelValues(kind).Observe(e.Duration.Seconds())
+		m.duration.WithLabelValues(kind).Observe(max(e.Duration.Seconds(), 0))
 	case reminders.EventFailed:
 		m.failed.WithLabelValues(kind).Inc()
-		m.duration.WithLabelValues(kind).Observe(e.Duration.Seconds())
+		m.duration.WithLabelValues(kind).Observe(max(e.Duration.Seconds(), 0))
 	case reminders.EventRetried:
 		m.retried.WithLabelValues(kind).Inc()
 	case reminders.EventDead:

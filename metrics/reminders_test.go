@@ -119,6 +119,22 @@ kit_reminders_lateness_seconds_count 5
 	assert.Equal(t, map[float64]uint64{0.005: 1, 60: 1}, cumulative(sms, 0.005, 60), "70s is above the last bound")
 }
 
+// A negative Duration (an observer's own event) is recorded as zero, so
+// that the histogram's _sum never shrinks.
+func TestRemindersNegativeDurationCountsAsZero(t *testing.T) {
+	m, err := metrics.NewReminders()
+	require.NoError(t, err)
+	observe(m,
+		reminders.Event{Type: reminders.EventSucceeded, Kind: "mail", Duration: 2 * time.Second},
+		reminders.Event{Type: reminders.EventSucceeded, Kind: "mail", Duration: -time.Hour},
+		reminders.Event{Type: reminders.EventFailed, Kind: "mail", Duration: -time.Second, Err: errBoom},
+	)
+	h := histogram(t, m, "kit_reminders_handler_duration_seconds", "mail")
+	assert.EqualValues(t, 3, h.GetSampleCount())
+	assert.InDelta(t, 2.0, h.GetSampleSum(), 1e-9)
+	assert.Equal(t, map[float64]uint64{0.005: 2, 2.5: 3}, cumulative(h, 0.005, 2.5))
+}
+
 func TestRemindersWithKindsExportsZeroSeriesUpFront(t *testing.T) {
 	m, err := metrics.NewReminders(metrics.WithKinds("mail", "sms"))
 	require.NoError(t, err)

@@ -114,7 +114,8 @@ func (s *EagerScheduler) attempt(ctx context.Context, d Delivery) (err error) {
 				slog.String("task_name", d.Kind), slog.String("reminder_id", d.ID),
 				slog.Int("attempt", d.Attempt), slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 		}
-		elapsed := s.opts.clock().Sub(start)
+		// A WithClock clock may step back; a run time is never negative.
+		elapsed := max(s.opts.clock().Sub(start), 0)
 		if err != nil {
 			s.observe(Event{Type: EventFailed, ID: d.ID, Kind: d.Kind, Attempt: d.Attempt, Duration: elapsed, Err: err})
 			s.log(ctx, slog.LevelWarn, "reminder attempt failed", d.Reminder, d.Attempt, err)

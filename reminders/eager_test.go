@@ -144,6 +144,49 @@ func TestEagerIgnoresDueAt(t *testing.T) {
 	assert.Equal(t, -7*24*time.Hour, events[1].Lateness)
 }
 
+// A WithClock clock that steps back while the handler runs (a fake clock
+// reset, or NTP) gives a Duration of zero, never a negative one; one that
+// steps forward gives the step.
+func TestEagerDurationNeverNegative(t *testing.T) {
+	now := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	step := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	var events []reminders.Event
+	var dt time.Duration
+	s, err := reminders.NewEagerScheduler(reminders.HandlerFunc(func(_ context.Context, d reminders.Delivery) error {
+		step(dt)
+		if d.ID == "fails" {
+			return errors.New("boom")
+		}
+		return nil
+	}), reminders.WithClock(clock), reminders.WithMaxRetries(0),
+		reminders.WithObserver(reminders.ObserverFunc(func(e reminders.Event) { events = append(events, e) })))
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		id   string
+		step time.Duration
+		want time.Duration
+		typ  reminders.EventType
+	}{
+		{"ok", -time.Hour, 0, reminders.EventSucceeded},
+		{"fails", -time.Minute, 0, reminders.EventFailed},
+		{"later", 3 * time.Second, 3 * time.Second, reminders.EventSucceeded},
+	} {
+		events, dt = nil, tc.step
+		_ = s.Schedule(context.Background(), reminders.Reminder{ID: tc.id, Kind: "k", DueAt: clock()})
+		var got []reminders.Event
+		for _, e := range events {
+			if e.Type == tc.typ {
+				got = append(got, e)
+			}
+		}
+		require.Len(t, got, 1, tc.id)
+		assert.Equal(t, tc.want, got[0].Duration, tc.id)
+	}
+}
+
 func TestEagerCancelIsAlwaysNotFound(t *testing.T) {
 	s, err := reminders.NewEagerScheduler(reminders.HandlerFunc(func(context.Context, reminders.Delivery) error { return nil }))
 	require.NoError(t, err)

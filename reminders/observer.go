@@ -44,7 +44,9 @@ type Event struct {
 	Shard int
 	// Lateness is handler start minus DueAt, on EventDelivered.
 	Lateness time.Duration
-	// Duration is how long the handler ran, on EventSucceeded and EventFailed.
+	// Duration is how long the handler ran, on EventSucceeded and
+	// EventFailed; never negative (the eager scheduler reads it from its
+	// WithClock clock, and counts a clock that stepped back as zero).
 	Duration time.Duration
 	// Err is the handler's error on EventFailed, the reason on EventDead.
 	Err error
