@@ -214,13 +214,16 @@ func (c *redisClock) store(asked int, next []clockBase, complete bool) {
 }
 
 // sample measures one server: the tightest lower bound of clockSamples
-// TIME calls, and the skew of the wall clock (server minus the wall
-// clock's midpoint of the round trip, for the report only).
+// TIME calls, and the skew of the wall clock (for the report only): server
+// minus the wall clock's midpoint of the shortest round trip, which the
+// server read TIME within, so the skew is off by at most half that trip.
+// (The tightest bound may come from a trip that stalled before the server
+// read its clock, whose midpoint would be far off.)
 func (c *redisClock) sample(ctx context.Context, client redis.Cmdable) (clockBase, time.Duration, error) {
 	var best clockBase
-	var skew time.Duration
+	var skew, shortest time.Duration
 	for i := 0; i < clockSamples; i++ {
-		w0 := c.wall()
+		t0, w0 := time.Now(), c.wall()
 		server, err := client.Time(ctx).Result()
 		t1, w1 := time.Now(), c.wall()
 		if err != nil {
@@ -231,7 +234,10 @@ func (c *redisClock) sample(ctx context.Context, client redis.Cmdable) (clockBas
 		// common instant is the tightest.
 		if !best.ok || best.at(t1).Before(server) {
 			best = b
-			skew = server.Sub(w0.Add(w1.Sub(w0) / 2)) // the server read TIME about mid-trip
+		}
+		if trip := t1.Sub(t0); i == 0 || trip < shortest {
+			shortest = trip
+			skew = server.Sub(w0.Add(w1.Sub(w0) / 2))
 		}
 	}
 	return best, skew, nil
