@@ -98,14 +98,17 @@
 //     a new connection, when it lost the reply (a connection that dropped,
 //     a read that timed out), up to MaxRetries times, so Redis may run one
 //     call's script twice. Schedule, acknowledgements, retries, lease
-//     renewals and releases do the same thing again, or nothing. A claim
+//     renewals and releases do the same thing again, or nothing, with one
+//     exception: a reminder claimed between a Schedule's two runs has its
+//     claim dropped by the second, as by a reschedule, and is delivered
+//     again (at least once, possibly while the first delivery runs). A claim
 //     run twice claims a second batch; the first batch's leases then
 //     expire, and those reminders are taken back as after a worker crash,
 //     one lease later, with Attempt one higher (one on its last attempt is
 //     dead-lettered as "lease expired" without having run). Cancel and
-//     Requeue run twice report ErrNotFound,
-//     although the first run did the work: afterwards, as they promise,
-//     nothing is pending (Cancel) or the reminder is (Requeue).
+//     Requeue run twice report ErrNotFound, although the first run did the
+//     work: afterwards, as they promise, nothing is pending (Cancel) or
+//     the reminder is (Requeue).
 //
 // The conformance suite in package remindertest checks the behaviour both
 // backends share; each backend's tests run it.

@@ -95,6 +95,11 @@ func fromMillis(ms int64) time.Time {
 // The prefix holds no ':', so these keys never meet the scheduler's
 // ("{<prefix>:<shard>}:..."). Safe for concurrent use. The zero value is
 // not usable; call NewRedisTickStore.
+//
+// go-redis sends a command again when it lost the reply: a Claim whose
+// ZADD ran twice so reports false to the caller that moved the mark. No
+// tick is lost: every claimer that lost a tick stores it after the grace
+// period if it is still not done (see Periodic), so it comes late.
 type RedisTickStore struct {
 	client redis.UniversalClient
 	prefix string
