@@ -22,9 +22,13 @@ import (
 // Mode names the kind of Redis a test runs against.
 type Mode string
 
+// The modes, chosen by the environment (see CurrentMode).
 const (
-	Mini    Mode = "miniredis"
-	Single  Mode = "redis"
+	// Mini is an in-process miniredis, the default.
+	Mini Mode = "miniredis"
+	// Single is one real Redis server, at REDIS_URL.
+	Single Mode = "redis"
+	// Cluster is a real Redis Cluster, at REDIS_CLUSTER_ADDRS (comma-separated).
 	Cluster Mode = "cluster"
 )
 
