@@ -36,10 +36,10 @@ func newPeriodicOptions(opts []PeriodicOption) (periodicOptions, error) {
 }
 
 // WithTimeZone sets the time zone of calendar schedules that do not name
-// their own (a CronJob without "CRON_TZ=", DailyJob, WeeklyJob), and of the
-// tick times handed to build functions. Every instance must use the same,
-// so time.Local, which is each host's own zone, is refused (ErrInvalid):
-// load the zone by name. Default: UTC.
+// their own (a CronJob without a "CRON_TZ=" or "TZ=" prefix, DailyJob,
+// WeeklyJob), and of the tick times handed to build functions. Every
+// instance must use the same, so time.Local, which is each host's own
+// zone, is refused (ErrInvalid): load the zone by name. Default: UTC.
 func WithTimeZone(loc *time.Location) PeriodicOption {
 	return func(o *periodicOptions) error {
 		if loc == nil {
