@@ -3,6 +3,7 @@ package reminders
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -79,14 +80,9 @@ type Periodic struct {
 	s Scheduler
 	o periodicOptions
 
-	mu   sync.Mutex
+	mu   sync.Mutex // held for bookkeeping only, never across I/O
 	jobs []*periodicJob
-	run  *periodicRun // nil unless started
-
-	// starting is the run a Start is catching up for, under startMu (not
-	// mu, which Start holds meanwhile), so that Shutdown can cancel it.
-	startMu  sync.Mutex
-	starting *periodicRun
+	run  *periodicRun // nil unless started or starting
 }
 
 type periodicJob struct {
@@ -104,24 +100,31 @@ type periodicRun struct {
 	ctx    context.Context // of firings and peers; Shutdown cancels it
 	cancel context.CancelFunc
 	peers  sync.WaitGroup // Start's catch-up checks and retries (catchUp, bridge)
-	// stores ends the stores of won ticks (storing): when Shutdown's own
-	// ctx ends, not when Shutdown starts.
+	// stores is the context won ticks are stored with: it ends when
+	// Shutdown's own ctx ends, not when Shutdown starts (a tick claimed but
+	// not done would be stored again by every peer). It has the values of
+	// Start's ctx, as ctx has.
 	stores     context.Context
 	stopStores context.CancelFunc
-	// started is closed when Start is done with the run; aborted (set
-	// before) says that a Shutdown cancelled it during the catch-up, so
-	// Start neither started gocron nor kept the run.
+	// started is closed when Start is done with the run: its catch-up is
+	// over and every peer it spawned is counted. fired (set before) says
+	// that Start started gocron, which a Shutdown that came during the
+	// catch-up prevents.
 	started chan struct{}
-	aborted bool
+	fired   bool
 }
 
-// storing returns the context a firing stores a won tick with: ctx's
-// values, but not its cancellation, which Shutdown brings; it ends with
-// r.stores instead. stop releases it.
-func (r *periodicRun) storing(ctx context.Context) (sctx context.Context, stop func()) {
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	unhook := context.AfterFunc(r.stores, cancel)
-	return sctx, func() { unhook(); cancel() }
+// until returns a child of parent that also ends when other does. A
+// cancellation of parent reaches it at once (before parent's cancel
+// returns); one of other's, on a goroutine of its own, unless other has
+// ended already. stop releases it.
+func until(parent, other context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	unhook := context.AfterFunc(other, cancel)
+	if other.Err() != nil {
+		cancel()
+	}
+	return ctx, func() { unhook(); cancel() }
 }
 
 // wait waits for the peers, within ctx. Its goroutine outlives a ctx that
@@ -257,21 +260,90 @@ func (p *Periodic) Register(name string, def gocron.JobDefinition, build func(ti
 // reads them again with backoff until the next tick supersedes the missed
 // one. Shutdown cancels those goroutines and waits for them. Other
 // catch-up failures (an invalid reminder from build, say) are logged, not
-// returned: the schedules start anyway. Start on a running
-// Periodic does nothing; after Shutdown, Start starts it again. It
-// returns an error wrapping ErrInvalid only if gocron refuses the
-// schedules, which Register has checked.
+// returned: the schedules start anyway.
+//
+// A Shutdown that comes while Start catches up ends it (see Shutdown):
+// Start then returns nil without starting the schedules. Start on a
+// running Periodic does nothing; while another Start is under way, it
+// waits for that one, within ctx, and returns an error wrapping
+// ErrUnavailable and ctx's error if ctx ends first. After Shutdown, Start
+// starts it again. It returns an error wrapping ErrInvalid only if gocron
+// refuses the schedules, which Register has checked.
 func (p *Periodic) Start(ctx context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.run != nil {
+	run, jobs, err := p.begin(ctx)
+	if run == nil || err != nil {
+		return err
+	}
+	defer close(run.started)
+	// No lock is held from here on: a Shutdown cancels run.ctx, which ends
+	// the catch-up's claims and reads (cctx); a won tick's store runs on
+	// within ctx until Shutdown's own ctx ends (sctx), as a firing's does,
+	// so that no peer stores it again.
+	cctx, stopC := until(run.ctx, ctx)
+	defer stopC()
+	sctx, stopS := until(run.stores, ctx)
+	defer stopS()
+	now := p.o.clock.Now()
+	for _, j := range jobs {
+		if run.ctx.Err() != nil {
+			break // a Shutdown ended the catch-up: no further claims
+		}
+		// When ctx has ended, this job's catch-up fails at once, and goes
+		// to a goroutine that retries it (see above).
+		p.catchUp(cctx, sctx, run, j, now)
+	}
+	if run.ctx.Err() != nil {
+		// Shut down during the catch-up: this run never fires. That
+		// Shutdown waits for the peers the catch-up spawned.
+		_ = run.sched.Shutdown()
 		return nil
 	}
+	run.sched.Start()
+	run.fired = true
+	// A tick that fell between now and gocron's start is neither caught up
+	// (catchUp looked before it) nor fired (gocron's first run is after its
+	// own start): take it up here.
+	later := p.o.clock.Now()
+	for _, j := range jobs {
+		if run.ctx.Err() != nil {
+			break
+		}
+		p.bridge(cctx, sctx, run, j, now, later)
+	}
+	return nil
+}
+
+// begin makes the run a Start is for, with gocron's jobs defined (gocron
+// arms no timer before its Start), and publishes it, so that Shutdown
+// finds it and Register refuses; it returns a nil run when there is
+// nothing to start (running already), after waiting for a Start under way.
+func (p *Periodic) begin(ctx context.Context) (*periodicRun, []*periodicJob, error) {
+	for {
+		p.mu.Lock()
+		other := p.run
+		if other == nil {
+			break // p.mu held
+		}
+		p.mu.Unlock()
+		select {
+		case <-other.started:
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("%w: Periodic.Start: another Start is under way: %w", ErrUnavailable, ctx.Err())
+		}
+		p.mu.Lock()
+		running := p.run == other
+		p.mu.Unlock()
+		if running {
+			return nil, nil, nil
+		}
+		// That run was shut down meanwhile: start a new one.
+	}
+	defer p.mu.Unlock()
+	jobs := slices.Clone(p.jobs)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stores, stopStores := context.WithCancel(context.WithoutCancel(ctx))
 	run := &periodicRun{ctx: runCtx, cancel: cancel, stores: stores, stopStores: stopStores,
 		started: make(chan struct{})}
-	defer close(run.started)
 	stop := func() { cancel(); stopStores() }
 	sched, err := gocron.NewScheduler(
 		gocron.WithLocation(time.UTC), // ticks carry their own zone; see tickCron
@@ -280,10 +352,10 @@ func (p *Periodic) Start(ctx context.Context) error {
 	)
 	if err != nil {
 		stop()
-		return fmt.Errorf("%w: Periodic.Start: %w", ErrInvalid, err)
+		return nil, nil, fmt.Errorf("%w: Periodic.Start: %w", ErrInvalid, err)
 	}
 	run.sched = sched
-	for _, j := range p.jobs {
+	for _, j := range jobs {
 		_, err := sched.NewJob(
 			// The crontab is only a label: tickCron decides every firing, so
 			// that gocron fires at exactly the ticks computed here.
@@ -298,59 +370,21 @@ func (p *Periodic) Start(ctx context.Context) error {
 		if err != nil {
 			stop()
 			_ = sched.Shutdown()
-			return fmt.Errorf("%w: Periodic.Start %q: %w", ErrInvalid, j.name, err)
+			return nil, nil, fmt.Errorf("%w: Periodic.Start %q: %w", ErrInvalid, j.name, err)
 		}
 	}
-	// The jobs are only defined so far (gocron arms no timer before its
-	// Start), and the errors are behind us: catchUp's peers, started now,
-	// always belong to a run that Shutdown waits for. The catch-up's I/O
-	// ends with ctx, or when a Shutdown cancels the run meanwhile (it
-	// cannot take mu, which Start holds).
-	cctx, stopCatchUp := context.WithCancel(ctx)
-	unhook := context.AfterFunc(runCtx, stopCatchUp)
-	p.setStarting(run)
-	now := p.o.clock.Now()
-	for _, j := range p.jobs {
-		p.catchUp(cctx, run, j, now)
-	}
-	p.setStarting(nil)
-	unhook()
-	stopCatchUp()
-	if runCtx.Err() != nil {
-		// A Shutdown came during the catch-up: this run never fires. That
-		// Shutdown waits for its peers.
-		run.aborted = true
-		stop()
-		_ = sched.Shutdown()
-		return nil
-	}
-	sched.Start()
-	// A tick that fell between now and gocron's start is neither caught up
-	// (catchUp looked before it) nor fired (gocron's first run is after its
-	// own start): take it up here.
-	later := p.o.clock.Now()
-	for _, j := range p.jobs {
-		p.bridge(ctx, run, j, now, later)
-	}
 	p.run = run
-	return nil
-}
-
-// setStarting publishes the run a Start is catching up for (nil: none).
-func (p *Periodic) setStarting(run *periodicRun) {
-	p.startMu.Lock()
-	p.starting = run
-	p.startMu.Unlock()
+	return run, jobs, nil
 }
 
 // Shutdown stops firing, cancels the contexts of firings in progress and
 // of Start's catch-up checks and retries (see Start), and waits for them,
-// within ctx. A Start still catching up is cancelled too: its I/O ends,
-// its catch-up goes no further, and the schedules do not start. A firing
-// that has won its tick's claim still stores the reminder and marks the
-// tick done, until ctx ends: cancelled, it would leave the tick claimed
-// but not done, and every peer would store it again after its grace
-// period.
+// within ctx. A Start still catching up is ended too: its claims and reads
+// are cancelled, it claims no further ticks, and the schedules do not
+// start. A firing, or a catch-up, that has won its tick's claim still
+// stores the reminder and marks the tick done, until ctx ends: cancelled,
+// it would leave the tick claimed but not done, and every peer would store
+// it again after its grace period.
 // When ctx ends first (a firing or check that ignores its context), it
 // returns an error wrapping ErrUnavailable and ctx's error; so it does,
 // with gocron's error instead, when a firing is still running after
@@ -358,38 +392,29 @@ func (p *Periodic) setStarting(run *periodicRun) {
 // the firings and checks still running end on their own. It is safe to
 // call twice, and before Start.
 func (p *Periodic) Shutdown(ctx context.Context) error {
-	// A Start still catching up holds mu: cancel its run, and wait (within
-	// ctx) for Start to be done with it.
-	p.startMu.Lock()
-	starting := p.starting
-	if starting != nil {
-		starting.cancel()
-	}
-	p.startMu.Unlock()
-	if starting != nil {
-		select {
-		case <-starting.started:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: Periodic.Shutdown: %w", ErrUnavailable, ctx.Err())
-		}
-	}
 	p.mu.Lock()
 	run := p.run
 	p.run = nil
 	p.mu.Unlock()
-	if run == nil && starting != nil && starting.aborted {
-		// Start gave the run up: only its catch-up's peers are left.
-		run = starting
-	}
 	if run == nil {
 		return nil
 	}
 	run.cancel()
-	// A won tick's store goes on until ctx ends (see storing).
+	// A won tick's store goes on until ctx ends (see periodicRun.stores).
 	unhook := context.AfterFunc(ctx, run.stopStores)
 	defer func() { unhook(); run.stopStores() }()
-	var err error
-	if !run.aborted { // an aborted run's gocron never started
+	err := run.waitStarted(ctx)
+	if err != nil {
+		// Start is stuck in I/O that ignores its context; when it is done,
+		// gocron, if it got started, is stopped all the same.
+		go func() {
+			<-run.started
+			if run.fired {
+				_ = run.sched.Shutdown()
+			}
+		}()
+	}
+	if err == nil && run.fired {
 		err = run.sched.ShutdownWithContext(ctx)
 	}
 	if err == nil {
@@ -399,4 +424,14 @@ func (p *Periodic) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("%w: Periodic.Shutdown: %w", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// waitStarted waits, within ctx, until Start is done with r.
+func (r *periodicRun) waitStarted(ctx context.Context) error {
+	select {
+	case <-r.started:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

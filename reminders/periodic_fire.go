@@ -21,7 +21,7 @@ import (
 // again first, which loses again, and retries a claim that failed here.
 // Marks that cannot be read, and a won tick whose Schedule fails while the
 // scheduler is unavailable, are retried on such goroutines too.
-func (p *Periodic) catchUp(ctx context.Context, run *periodicRun, j *periodicJob, now time.Time) {
+func (p *Periodic) catchUp(ctx, sctx context.Context, run *periodicRun, j *periodicJob, now time.Time) {
 	tick := prevTick(j.tk, now)
 	if tick.IsZero() {
 		return
@@ -37,7 +37,7 @@ func (p *Periodic) catchUp(ctx context.Context, run *periodicRun, j *periodicJob
 		run.spawn(func() { p.retryCatchUp(run, j, tick, err) })
 		return
 	}
-	p.catchUpOn(ctx, run, j, tick, claimed, done)
+	p.catchUpOn(ctx, sctx, run, j, tick, claimed, done)
 }
 
 // retryCatchUp reads the marks again with jittered backoff (err is the last
@@ -58,7 +58,7 @@ func (p *Periodic) retryCatchUp(run *periodicRun, j *periodicJob, tick time.Time
 		var claimed, done time.Time
 		claimed, done, err = p.o.store.Marks(ctx, j.name)
 		if err == nil {
-			p.catchUpOn(ctx, run, j, tick, claimed, done)
+			p.catchUpOn(ctx, run.stores, run, j, tick, claimed, done)
 			return
 		}
 		if ctx.Err() != nil {
@@ -67,8 +67,10 @@ func (p *Periodic) retryCatchUp(run *periodicRun, j *periodicJob, tick time.Time
 	}
 }
 
-// catchUpOn is catchUp once the marks are read.
-func (p *Periodic) catchUpOn(ctx context.Context, run *periodicRun, j *periodicJob, tick, claimed, done time.Time) {
+// catchUpOn is catchUp once the marks are read. Claims and reads use ctx;
+// the store of a won tick uses sctx, which a Shutdown does not end at once
+// (see periodicRun.stores).
+func (p *Periodic) catchUpOn(ctx, sctx context.Context, run *periodicRun, j *periodicJob, tick, claimed, done time.Time) {
 	if claimed.IsZero() && done.IsZero() {
 		// Never ran: nothing was missed. Later ticks count from here.
 		_, err := p.o.store.Claim(ctx, j.name, tick)
@@ -90,7 +92,7 @@ func (p *Periodic) catchUpOn(ctx context.Context, run *periodicRun, j *periodicJ
 		run.takeUpLater(p, j, tick)
 		return
 	}
-	if err := p.scheduleTick(ctx, j, tick); err != nil {
+	if err := p.scheduleTick(sctx, j, tick); err != nil {
 		p.retryWon(ctx, run, j, tick, "recurring reminder: catch-up failed", err)
 		return
 	}
@@ -130,7 +132,7 @@ func (r *periodicRun) spawn(f func()) {
 // after it) takes up. It stores the tick only with a won claim: gocron's
 // own firing, or another instance, may be at the same tick; a lost claim
 // gets the check after the grace period, as a firing's does.
-func (p *Periodic) bridge(ctx context.Context, run *periodicRun, j *periodicJob, now, later time.Time) {
+func (p *Periodic) bridge(ctx, sctx context.Context, run *periodicRun, j *periodicJob, now, later time.Time) {
 	tick := prevTick(j.tk, later)
 	if tick.IsZero() || !tick.After(now) {
 		return
@@ -143,7 +145,7 @@ func (p *Periodic) bridge(ctx context.Context, run *periodicRun, j *periodicJob,
 		run.takeUpLater(p, j, tick)
 		return
 	}
-	if err := p.scheduleTick(ctx, j, tick); err != nil {
+	if err := p.scheduleTick(sctx, j, tick); err != nil {
 		p.retryWon(ctx, run, j, tick, "recurring reminder: tick during Start not stored", err)
 	}
 }
@@ -332,9 +334,7 @@ func (p *Periodic) handleTick(ctx context.Context, run *periodicRun, j *periodic
 	// Shutdown cancels ctx, but a won claim's reminder is still stored and
 	// its tick marked done (within Shutdown's own ctx): otherwise the peers
 	// would store it again after their grace period.
-	sctx, stop := run.storing(ctx)
-	defer stop()
-	return p.scheduleTick(sctx, j, tick)
+	return p.scheduleTick(run.stores, j, tick)
 }
 
 // laterTick reports whether the claimed mark m belongs to a tick after

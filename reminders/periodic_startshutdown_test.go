@@ -2,7 +2,10 @@ package reminders_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,4 +114,367 @@ func TestPeriodicShutdownDuringStuckStartKeepsItsDeadline(t *testing.T) {
 	h.clock.Advance(3 * time.Minute)
 	h.none(t, 0)
 	require.NoError(t, p.Shutdown(ctxT(t)), "stopped already")
+}
+
+// hangingClaim is a TickStore whose Claim of tick hangs, as a hung Redis
+// would, until its context ends (if honour) or release is closed. Its
+// first Marks steps the clock a minute (a tick falls while Start runs, for
+// bridge to take up) when step is set.
+type hangingClaim struct {
+	*reminders.MemoryTickStore
+	clock   interface{ Advance(time.Duration) }
+	step    bool
+	tick    time.Time
+	honour  bool
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *hangingClaim) Marks(ctx context.Context, name string) (time.Time, time.Time, error) {
+	if s.step {
+		s.once.Do(func() { s.clock.Advance(time.Minute) })
+	}
+	return s.MemoryTickStore.Marks(ctx, name)
+}
+
+func (s *hangingClaim) Claim(ctx context.Context, name string, tick time.Time) (bool, error) {
+	if tick.Equal(s.tick) {
+		close(s.entered)
+		done := ctx.Done()
+		if !s.honour {
+			done = nil
+		}
+		select {
+		case <-done:
+			return false, ctx.Err()
+		case <-s.release:
+		}
+	}
+	return s.MemoryTickStore.Claim(ctx, name, tick)
+}
+
+// bridgeHang sets up a Periodic whose Start, having started gocron, hangs
+// in bridge's claim of the tick that fell meanwhile (10:01).
+func bridgeHang(t *testing.T, honour bool) (*tickHarness, *reminders.Periodic, *hangingClaim, <-chan error) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
+	at := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
+	_, _ = h.store.Claim(context.Background(), "report", at)
+	require.NoError(t, h.store.Done(context.Background(), "report", at))
+	store := &hangingClaim{MemoryTickStore: h.store, clock: h.clock, step: true, honour: honour,
+		tick: at.Add(time.Minute), entered: make(chan struct{}), release: make(chan struct{})}
+	p := h.periodic(t, reminders.WithTickStore(store))
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	started := make(chan error, 1)
+	go func() { started <- p.Start(context.Background()) }()
+	select {
+	case <-store.entered:
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "Start did not claim the tick that fell meanwhile")
+	}
+	return h, p, store, started
+}
+
+// A Shutdown while Start hangs in the claim of a tick that fell during it
+// (gocron started already) cancels that claim and stops gocron, within
+// its context.
+func TestPeriodicShutdownDuringBridge(t *testing.T) {
+	h, p, _, started := bridgeHang(t, true)
+	require.NoError(t, p.Shutdown(ctxT(t)))
+	startReturned(t, started)
+	h.clock.Advance(3 * time.Minute)
+	h.none(t, 0)
+}
+
+// So it does when the claim ignores its context: Shutdown returns when its
+// own context ends, and gocron is stopped once Start is done.
+func TestPeriodicShutdownDuringStuckBridgeKeepsItsDeadline(t *testing.T) {
+	h, p, store, started := bridgeHang(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := p.Shutdown(ctx)
+	require.ErrorIs(t, err, reminders.ErrUnavailable)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	close(store.release)
+	startReturned(t, started)
+	h.clock.Advance(3 * time.Minute)
+	h.none(t, 0)
+}
+
+// blockingSchedule holds every Schedule until release is closed (or its
+// context ends), then stores the reminder.
+type blockingSchedule struct {
+	reminders.Scheduler
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *blockingSchedule) Schedule(ctx context.Context, r reminders.Reminder) error {
+	s.once.Do(func() { close(s.entered) })
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.release:
+	}
+	return s.Scheduler.Schedule(ctx, r)
+}
+
+// A Shutdown while Start stores a missed tick whose claim it won lets the
+// store finish (within Shutdown's context) and the tick be marked done, as
+// a firing's: cancelled, it would be claimed but not done, and every peer
+// would store it again.
+func TestPeriodicShutdownLetsCatchUpStoreItsWonTick(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
+	before := time.Date(2025, 5, 1, 9, 59, 0, 0, time.UTC)
+	_, _ = h.store.Claim(context.Background(), "report", before)
+	require.NoError(t, h.store.Done(context.Background(), "report", before))
+	s := &blockingSchedule{Scheduler: h.sched, entered: make(chan struct{}), release: make(chan struct{})}
+	p := h.periodicOn(t, s)
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	started := make(chan error, 1)
+	go func() { started <- p.Start(context.Background()) }()
+	select {
+	case <-s.entered:
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "Start did not store the missed tick")
+	}
+
+	shut := make(chan error, 1)
+	go func() { shut <- p.Shutdown(ctxT(t)) }()
+	select {
+	case err := <-shut:
+		require.FailNow(t, "Shutdown did not wait for the won tick's store", "%v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(s.release)
+	require.NoError(t, <-shut)
+	startReturned(t, started)
+	assert.Equal(t, "report@2025-05-01T10:00Z", h.next(t).ID)
+	claimed, done, err := h.store.Marks(context.Background(), "report")
+	require.NoError(t, err)
+	assert.Equal(t, claimed, done, "the won tick is marked done")
+}
+
+// A catch-up ended by Shutdown claims no further ticks: job b's missed
+// tick is left to the next Start, not claimed and dropped.
+func TestPeriodicShutdownStopsCatchUpBeforeLaterJobs(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
+	before := time.Date(2025, 5, 1, 9, 59, 0, 0, time.UTC)
+	_, _ = h.store.Claim(context.Background(), "b", before)
+	require.NoError(t, h.store.Done(context.Background(), "b", before))
+	store := newStuckMarks(h, true)
+	p := h.periodic(t, reminders.WithTickStore(store))
+	require.NoError(t, p.Register("a", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Register("b", gocron.DurationJob(time.Minute), minuteJob("k")))
+	started := startStuck(t, p, store)
+	require.NoError(t, p.Shutdown(ctxT(t)))
+	startReturned(t, started)
+	claimed, done, err := h.store.Marks(context.Background(), "b")
+	require.NoError(t, err)
+	assert.Equal(t, before, claimed, "b's missed tick was not claimed")
+	assert.Equal(t, before, done)
+
+	require.NoError(t, p.Start(ctxT(t)))
+	assert.Equal(t, "b@2025-05-01T10:00Z", h.next(t).ID, "the next Start catches it up")
+}
+
+// stuckTwice is a TickStore whose first Marks hangs until its context ends
+// and whose second hangs, ignoring its context, until release is closed.
+type stuckTwice struct {
+	*reminders.MemoryTickStore
+	mu      sync.Mutex
+	n       int
+	first   chan struct{}
+	second  chan struct{}
+	release chan struct{}
+}
+
+func (s *stuckTwice) Marks(ctx context.Context, name string) (time.Time, time.Time, error) {
+	s.mu.Lock()
+	s.n++
+	n := s.n
+	s.mu.Unlock()
+	switch n {
+	case 1:
+		close(s.first)
+		<-ctx.Done()
+		return time.Time{}, time.Time{}, ctx.Err()
+	case 2:
+		close(s.second)
+		<-s.release
+	}
+	return s.MemoryTickStore.Marks(ctx, name)
+}
+
+// A Start called while another is under way waits for it: within its own
+// context, and, when a Shutdown ends the first, it starts anew. The
+// Shutdown waits for neither Start's catch-up to be over.
+func TestPeriodicStartWaitsForAStartUnderWay(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
+	store := &stuckTwice{MemoryTickStore: h.store,
+		first: make(chan struct{}), second: make(chan struct{}), release: make(chan struct{})}
+	p := h.periodic(t, reminders.WithTickStore(store))
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	first := make(chan error, 1)
+	go func() { first <- p.Start(context.Background()) }()
+	<-store.first
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := p.Start(ctx)
+	require.ErrorIs(t, err, reminders.ErrUnavailable, "its context ended while the first Start ran")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	second := make(chan error, 1)
+	go func() { second <- p.Start(context.Background()) }()
+	require.NoError(t, p.Shutdown(ctxT(t)), "ends the first Start, not waiting for the second")
+	startReturned(t, first)
+	select {
+	case <-store.second:
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "the waiting Start did not start anew")
+	}
+	close(store.release)
+	startReturned(t, second)
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC))
+	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID, "the second Start runs the schedules")
+}
+
+// Start, Shutdown (with deadlines down to zero) and Register race from
+// several goroutines while the clock runs: no data race, no goroutine
+// left behind, no tick stored twice, and the Periodic still starts and
+// fires afterwards.
+func TestPeriodicStartShutdownRegisterRace(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
+	p := h.periodic(t, reminders.WithTickStore(laggingMarks{h.store}))
+	require.NoError(t, p.Register("a", gocron.DurationJob(time.Minute), minuteJob("k")))
+	var mu sync.Mutex
+	seen := map[string]int{}
+	collect := func(d reminders.Delivery) { mu.Lock(); seen[d.ID]++; mu.Unlock() }
+	drained := make(chan struct{})
+	stopDrain := make(chan struct{})
+	go func() { // the harness's channel would fill up and block the firings
+		defer close(drained)
+		for {
+			select {
+			case d := <-h.got:
+				collect(d)
+			case <-stopDrain:
+				return
+			}
+		}
+	}()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var registered atomic.Int64
+	registered.Add(1)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				switch (g + i) % 4 {
+				case 0, 1:
+					_ = p.Start(context.Background())
+				case 2:
+					ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%3)*time.Millisecond)
+					_ = p.Shutdown(ctx)
+					cancel()
+				case 3:
+					if p.Register(fmt.Sprintf("x%d-%d", g, i), gocron.DurationJob(time.Minute), minuteJob("k")) == nil {
+						registered.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				h.clock.Advance(20 * time.Second)
+			}
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	require.NoError(t, p.Shutdown(ctxT(t)))
+	close(stopDrain)
+	<-drained
+	for len(h.got) > 0 {
+		collect(<-h.got)
+	}
+	require.NotEmpty(t, seen, "some ticks fired")
+	for id, n := range seen {
+		assert.Equal(t, 1, n, "%s stored %d times", id, n)
+	}
+
+	require.NoError(t, p.Start(ctxT(t)))
+	next := h.clock.Now().Truncate(time.Minute).Add(time.Minute)
+	h.advanceTo(t, int(registered.Load()), next)
+	want := "a@" + next.Format("2006-01-02T15:04Z")
+	for range registered.Load() {
+		if h.next(t).ID == want {
+			return
+		}
+	}
+	assert.Fail(t, "the Periodic does not fire after the race", "no %s", want)
+}
+
+// laggingMarks reads the marks after a pause of up to 2 ms, or until its
+// context ends, as a store across a network would.
+type laggingMarks struct{ *reminders.MemoryTickStore }
+
+func (s laggingMarks) Marks(ctx context.Context, name string) (time.Time, time.Time, error) {
+	select {
+	case <-ctx.Done():
+		return time.Time{}, time.Time{}, ctx.Err()
+	case <-time.After(time.Duration(rand.IntN(3)) * time.Millisecond):
+	}
+	return s.MemoryTickStore.Marks(ctx, name)
+}
+
+// ctxStore is a TickStore that fails, as a RedisTickStore does, once its
+// context has ended.
+type ctxStore struct{ *reminders.MemoryTickStore }
+
+func (s ctxStore) Marks(ctx context.Context, name string) (time.Time, time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	return s.MemoryTickStore.Marks(ctx, name)
+}
+
+// A Start whose context has ended goes through every job all the same:
+// each catch-up fails, and is retried after Start, on the run's context.
+func TestPeriodicStartWithEndedContextRetriesEveryCatchUp(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
+	before := time.Date(2025, 5, 1, 9, 59, 0, 0, time.UTC)
+	for _, name := range []string{"a", "b"} {
+		_, _ = h.store.Claim(context.Background(), name, before)
+		require.NoError(t, h.store.Done(context.Background(), name, before))
+	}
+	p := h.periodic(t, reminders.WithTickStore(ctxStore{h.store}))
+	require.NoError(t, p.Register("a", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Register("b", gocron.DurationJob(time.Minute), minuteJob("k")))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, p.Start(ctx))
+
+	h.settle(t, 4) // two gocron timers, two retries waiting out their backoff
+	h.clock.Advance(time.Second)
+	got := map[string]bool{h.next(t).ID: true, h.next(t).ID: true}
+	assert.Equal(t, map[string]bool{"a@2025-05-01T10:00Z": true, "b@2025-05-01T10:00Z": true}, got)
 }
