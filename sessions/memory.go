@@ -56,6 +56,10 @@ func (m *MemoryStore) Remember(ctx context.Context, s Session) error {
 	}
 	m.mu.Lock()
 	m.purge(now.UnixMilli())
+	if u := m.users[s.UserID]; u != nil && u.tombs[s.ID] != nil {
+		m.mu.Unlock()
+		return errSpent // see remember.lua
+	}
 	m.put(&memEntry{userID: s.UserID, id: s.ID, exp: s.ExpiresAt.UnixMilli(), s: s})
 	evicted := m.evict(s.UserID, s.ID)
 	m.mu.Unlock()

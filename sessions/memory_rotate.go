@@ -1,6 +1,9 @@
 package sessions
 
-import "context"
+import (
+	"context"
+	"maps"
+)
 
 // Rotate implements Store. It decides under the store's lock, so of
 // concurrent calls for one oldID exactly one finds it active.
@@ -53,6 +56,9 @@ func (m *MemoryStore) rotate(now int64, oldID string, next Session) rotation {
 		return rotation{outcome: rotNextExists}
 	}
 	next.FamilyID = old.s.FamilyID
+	if len(next.Meta) == 0 {
+		next.Meta = maps.Clone(old.s.Meta)
+	}
 	m.put(&memEntry{userID: next.UserID, id: next.ID, exp: next.ExpiresAt.UnixMilli(), s: next})
 	m.drop(old)
 	m.put(&memEntry{

@@ -86,11 +86,15 @@ func (s *RedisStore) Remember(ctx context.Context, sess Session) error {
 	if err != nil {
 		return err
 	}
-	keys := []string{s.keys.index(sess.UserID), s.keys.session(sess.UserID, sess.ID)}
+	keys := []string{s.keys.index(sess.UserID), s.keys.session(sess.UserID, sess.ID),
+		s.keys.tombstone(sess.UserID, sess.ID)}
 	evicted, err := s.scripts.remember.Run(ctx, s.client, keys,
 		now.UnixMilli(), member(sess.ID), encodeValue(sess), sess.ExpiresAt.UnixMilli(), s.o.maxPerUser).Int()
 	if err != nil {
 		return s.unavailable(ctx, "Remember", err)
+	}
+	if evicted < 0 {
+		return errSpent
 	}
 	s.evicted(ctx, sess.UserID, evicted)
 	s.observe(EventRemembered, 0)

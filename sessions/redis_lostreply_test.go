@@ -39,12 +39,14 @@ func TestRedisRotateReplyLost(t *testing.T) {
 	_, err := s.Rotate(ctx, "u", "warm", sessions.Session{ID: "warm2", ExpiresAt: exp})
 	require.NoError(t, err)
 
-	require.NoError(t, s.Remember(ctx, sessions.Session{ID: "old", UserID: "u", ExpiresAt: exp}))
+	meta := map[string]string{"device": "iPhone"}
+	require.NoError(t, s.Remember(ctx, sessions.Session{ID: "old", UserID: "u", ExpiresAt: exp, Meta: meta}))
 	p.Arm()
 	next, err := s.Rotate(ctx, "u", "old", sessions.Session{ID: "new", ExpiresAt: exp})
 	require.Equal(t, int64(1), p.Lost(), "the proxy lost no reply: the test tested nothing")
 	require.NoError(t, err, "one presentation, sent twice by the client, is not reuse")
 	assert.Equal(t, "new", next.ID)
+	assert.Equal(t, meta, next.Meta, "the second run reports the Meta the first one kept")
 	for id, want := range map[string]bool{"old": false, "new": true, "warm2": true} {
 		active, err := s.IsActive(ctx, "u", id)
 		require.NoError(t, err)

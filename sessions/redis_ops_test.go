@@ -261,7 +261,8 @@ func TestRedisKeyLayout(t *testing.T) {
 	require.NoError(t, err)
 	var v map[string]any
 	require.NoError(t, json.Unmarshal([]byte(raw), &v))
-	assert.Equal(t, map[string]any{"uid": "alice", "fam": "s1", "iat": float64(now.UnixMilli()), "exp": float64(exp2.UnixMilli())}, v)
+	assert.Equal(t, map[string]any{"uid": "alice", "fam": "s1", "iat": float64(now.UnixMilli()), "exp": float64(exp2.UnixMilli()),
+		"meta": map[string]any{"ip": "192.0.2.1"}}, v, "the successor keeps s1's Meta")
 	members, err := r.Client.ZRangeWithScores(ctx, p+":{alice}", 0, -1).Result()
 	require.NoError(t, err)
 	assert.Equal(t, []redis.Z{{Score: float64(exp2.UnixMilli()), Member: "s2"}}, members)

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -26,7 +27,8 @@ func (s *RedisStore) Rotate(ctx context.Context, userID, oldID string, next Sess
 	}
 	reply, err := s.scripts.rotate.Run(ctx, s.client, keys,
 		now.UnixMilli(), userID, member(oldID), member(next.ID), head, tail,
-		next.ExpiresAt.UnixMilli(), s.o.grace.Milliseconds(), next.FamilyID, callNonce()).Slice()
+		next.ExpiresAt.UnixMilli(), s.o.grace.Milliseconds(), next.FamilyID, callNonce(),
+		inheritMeta(next)).Slice()
 	if err != nil {
 		return Session{}, s.unavailable(ctx, "Rotate", err)
 	}
@@ -35,6 +37,15 @@ func (s *RedisStore) Rotate(ctx context.Context, userID, oldID string, next Sess
 		return Session{}, s.unavailable(ctx, "Rotate", fmt.Errorf("unexpected script reply %q", reply))
 	}
 	return s.finishRotate(ctx, userID, oldID, r)
+}
+
+// inheritMeta is rotate.lua's ARGV[11]: "1" when next has no Meta of its
+// own, so that the successor takes the old session's.
+func inheritMeta(next Session) string {
+	if len(next.Meta) == 0 {
+		return "1"
+	}
+	return "0"
 }
 
 // callNonce names one Rotate call to rotate.lua, which keeps it in the
@@ -62,6 +73,12 @@ func parseRotation(reply []any, next Session, userID string, now time.Time) (r r
 	switch r.outcome {
 	case rotRotated:
 		next.FamilyID = str(1)
+		if meta := str(2); len(next.Meta) == 0 && meta != "" {
+			// The old session's, as stored: the script has checked it.
+			if json.Unmarshal([]byte(meta), &next.Meta) != nil {
+				return r, false
+			}
+		}
 		r.successor = next
 	case rotGrace:
 		// The script has checked the successor; one that still does not

@@ -43,3 +43,8 @@ func (c core) finishRotate(ctx context.Context, userID, oldID string, r rotation
 	}
 	return Session{}, ErrNotActive
 }
+
+// errSpent is Remember's error for an ID that was rotated: a spent refresh
+// token stays spent until its session's own expiry, when its tombstone
+// goes (reuse of it must still be detected meanwhile).
+var errSpent = invalid("ID", "rotated already: a spent refresh token's ID is not remembered again")

@@ -49,9 +49,12 @@ type Session struct {
 // wrapping ErrUnavailable when the backend fails or ctx ends first.
 type Store interface {
 	// Remember stores s. Remembering an ID that is already stored replaces
-	// it. When the user already has the maximum number of sessions
-	// (WithMaxSessionsPerUser), the one that expires first, other than s,
-	// is evicted.
+	// it; an ID that was rotated is spent until its session's own expiry,
+	// and Remember refuses it (ErrInvalid, nothing written), as Rotate
+	// refuses it for a successor: stored again, it would be active, and
+	// its reuse no longer detected. When the user already has the maximum
+	// number of sessions (WithMaxSessionsPerUser), the one that expires
+	// first, other than s, is evicted.
 	Remember(ctx context.Context, s Session) error
 
 	// IsActive reports whether the session is stored, not revoked and not
@@ -81,8 +84,10 @@ type Store interface {
 	// Rotate spends the session oldID and creates its successor next
 	// (refresh token rotation). next.UserID must be userID or ""; the
 	// successor takes the old session's FamilyID (next.FamilyID must be ""
-	// or equal to it); next.ID must not be in use. The returned Session is
-	// the stored successor.
+	// or equal to it), and its Meta when next.Meta is empty (labels such
+	// as a device name then last the whole login; set next.Meta to replace
+	// them); next.ID must not be in use. The returned Session is the
+	// stored successor.
 	//
 	// Of any number of concurrent calls for one oldID, on any number of
 	// instances, exactly one creates a successor. Errors:

@@ -310,6 +310,9 @@ local function decode(raw, uid)
     local k
     if name == 'meta' then
       k = read_meta(t, i)
+      if k then
+        v.meta = string.sub(raw, i, k - 1) -- its JSON as stored (rotate.lua)
+      end
     elseif name == 'iat' or name == 'exp' then
       v[name], k = read_millis(t, i)
     else

@@ -18,8 +18,10 @@
 -- ARGV[9]  successor family asked for ("" = take the old session's)
 -- ARGV[10] this call's nonce: random, new for every Rotate call, the same
 --          when the client sends the script again (see below)
+-- ARGV[11] '1' when the successor has no Meta of its own: it takes old's
 -- Returns one of:
---   {'rotated', fam}            successor created in family fam
+--   {'rotated', fam, meta}      successor created in family fam, with
+--                               meta, its Meta's JSON ('' for none)
 --   {'grace', member, value}    within the grace: the successor created
 --                               earlier, still current; nothing written
 --   {'reuse', n, fam}           old was rotated before: family fam revoked,
@@ -56,7 +58,7 @@ if not raw then
   if t.call == ARGV[10] then
     local s = decode(redis.call('GET', index .. ':' .. t.next), uid)
     if s and s.exp > now and s.fam == t.fam then
-      return {'rotated', t.fam}
+      return {'rotated', t.fam, s.meta or ''}
     end
     return {'not_active'}
   end
@@ -124,9 +126,17 @@ local old_exp = string.format('%.0f', old.exp)
 local time = redis.call('TIME')
 local redis_now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local tomb_at = string.format('%.0f', old.exp + math.max(0, redis_now - now))
+-- A successor without Meta of its own takes old's, as stored: its JSON
+-- goes last, before the closing brace (the order Go writes).
+-- A non-empty object has a ':'; an empty one, or null, is left out.
+local tail, meta = ARGV[6], ''
+if ARGV[11] == '1' and old.meta and string.find(old.meta, ':', 1, true) then
+  meta = old.meta
+  tail = string.sub(tail, 1, -2) .. ',"meta":' .. meta .. '}'
+end
 -- The family in Go's encoding, as Remember writes it, so that every value
 -- of a family starts with the same bytes (see revoke_family).
-redis.call('SET', next_key, ARGV[5] .. json_string(old.fam) .. ARGV[6], 'PXAT', ARGV[7])
+redis.call('SET', next_key, ARGV[5] .. json_string(old.fam) .. tail, 'PXAT', ARGV[7])
 redis.call('ZADD', index, ARGV[7], ARGV[4])
 redis.call('DEL', old_key)
 redis.call('ZREM', index, ARGV[3])
@@ -134,4 +144,4 @@ redis.call('SET', old_tomb,
   cjson.encode({next = ARGV[4], at = ARGV[1], exp = old_exp, fam = old.fam, call = ARGV[10]}),
   'PXAT', tomb_at)
 expire_index(index)
-return {'rotated', old.fam}
+return {'rotated', old.fam, meta}

@@ -53,6 +53,66 @@ func testRotate(t *testing.T, nh NewHarness) {
 	assert.ErrorIs(t, err, sessions.ErrNotActive)
 }
 
+// A successor without Meta of its own keeps the old session's, byte for
+// byte, along the chain; one with Meta replaces it.
+func testRotateKeepsMeta(t *testing.T, nh NewHarness) {
+	e := setup(t, nh, sessions.WithRotationGrace(time.Minute))
+	login := map[string]string{"device": "iPhone \"15\" </script> é\u2028", "ip": "192.0.2.7"}
+	a := e.session("u", "a", time.Hour)
+	a.Meta = login
+	e.remember(a)
+
+	b, err := e.rotate(e.s, "u", "a", "b", time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, login, b.Meta, "Rotate's result")
+	assert.Equal(t, login, e.list("u")[0].Meta, "as stored")
+	again, err := e.rotate(e.s, "u", "a", "b2", time.Hour) // within the grace
+	require.NoError(t, err)
+	assert.Equal(t, login, again.Meta, "the successor within the grace")
+
+	next := e.session("u", "c", time.Hour)
+	next.Meta = map[string]string{"ip": "198.51.100.1"}
+	c, err := e.s.Rotate(e.ctx, "u", "b", next)
+	require.NoError(t, err)
+	assert.Equal(t, next.Meta, c.Meta, "replaced")
+
+	next = e.session("u", "d", time.Hour)
+	next.Meta = map[string]string{}
+	d, err := e.s.Rotate(e.ctx, "u", "c", next)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"ip": "198.51.100.1"}, d.Meta, "an empty map keeps the old Meta too")
+	assert.Equal(t, d.Meta, e.list("u")[0].Meta)
+
+	// No Meta to keep: none.
+	e.remember(e.session("v", "x", time.Hour))
+	y, err := e.rotate(e.s, "v", "x", "y", time.Hour)
+	require.NoError(t, err)
+	assert.Empty(t, y.Meta)
+	assert.Empty(t, e.list("v")[0].Meta)
+}
+
+// A rotated ID is spent until its session's own expiry: Remember refuses
+// it and writes nothing, so that its reuse is still detected; afterwards
+// the ID is free again.
+func testRememberRefusesASpentID(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	e.remember(e.session("u", "a", time.Hour))
+	_, err := e.rotate(e.s, "u", "a", "b", 2*time.Hour)
+	require.NoError(t, err)
+
+	err = e.s.Remember(e.ctx, e.session("u", "a", 3*time.Hour))
+	require.ErrorIs(t, err, sessions.ErrInvalid)
+	assert.Contains(t, err.Error(), "rotated")
+	assert.False(t, e.active(e.s, "u", "a"), "nothing written")
+	assert.Equal(t, []string{"b"}, e.ids("u"))
+	_, err = e.rotate(e.s, "u", "a", "c", time.Hour)
+	require.ErrorIs(t, err, sessions.ErrReuseDetected, "reuse is still detected")
+
+	e.clk.Set(e.clk.Now().Add(time.Hour)) // a's own expiry: its tombstone is over
+	e.remember(e.session("u", "a", time.Hour))
+	assert.True(t, e.active(e.s, "u", "a"))
+}
+
 func testRotateNotActive(t *testing.T, nh NewHarness) {
 	e := setup(t, nh)
 	e.remember(e.session("u", "revoked", time.Hour))

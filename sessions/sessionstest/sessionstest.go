@@ -79,6 +79,8 @@ func Run(t *testing.T, newHarness NewHarness) {
 		{"MaxSessionsPerUser", testMaxSessionsPerUser},
 		{"EvictionTies", testEvictionTies},
 		{"Rotate", testRotate},
+		{"RotateKeepsMeta", testRotateKeepsMeta},
+		{"RememberRefusesASpentID", testRememberRefusesASpentID},
 		{"RotateNotActive", testRotateNotActive},
 		{"ConcurrentRotateIsSingleUse", testConcurrentRotateIsSingleUse},
 		{"ConcurrentRotateWithGrace", testConcurrentRotateWithGrace},
