@@ -63,6 +63,17 @@ func startStuck(t *testing.T, p *reminders.Periodic, store *stuckMarks) <-chan e
 	return started
 }
 
+// shutdownPastDeadline checks that a Shutdown whose context ends while
+// Start is stuck returns then, with ErrUnavailable and the context's error.
+func shutdownPastDeadline(t *testing.T, p *reminders.Periodic) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := p.Shutdown(ctx)
+	require.ErrorIs(t, err, reminders.ErrUnavailable)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
 func startReturned(t *testing.T, started <-chan error) {
 	t.Helper()
 	select {
@@ -103,12 +114,7 @@ func TestPeriodicShutdownDuringStuckStartKeepsItsDeadline(t *testing.T) {
 	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
 	started := startStuck(t, p, store)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	err := p.Shutdown(ctx)
-	require.ErrorIs(t, err, reminders.ErrUnavailable)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-
+	shutdownPastDeadline(t, p)
 	close(store.release)
 	startReturned(t, started)
 	h.clock.Advance(3 * time.Minute)
@@ -190,35 +196,11 @@ func TestPeriodicShutdownDuringBridge(t *testing.T) {
 // own context ends, and gocron is stopped once Start is done.
 func TestPeriodicShutdownDuringStuckBridgeKeepsItsDeadline(t *testing.T) {
 	h, p, store, started := bridgeHang(t, false)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	err := p.Shutdown(ctx)
-	require.ErrorIs(t, err, reminders.ErrUnavailable)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-
+	shutdownPastDeadline(t, p)
 	close(store.release)
 	startReturned(t, started)
 	h.clock.Advance(3 * time.Minute)
 	h.none(t, 0)
-}
-
-// blockingSchedule holds every Schedule until release is closed (or its
-// context ends), then stores the reminder.
-type blockingSchedule struct {
-	reminders.Scheduler
-	entered chan struct{}
-	release chan struct{}
-	once    sync.Once
-}
-
-func (s *blockingSchedule) Schedule(ctx context.Context, r reminders.Reminder) error {
-	s.once.Do(func() { close(s.entered) })
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.release:
-	}
-	return s.Scheduler.Schedule(ctx, r)
 }
 
 // A Shutdown while Start stores a missed tick whose claim it won lets the
@@ -230,26 +212,18 @@ func TestPeriodicShutdownLetsCatchUpStoreItsWonTick(t *testing.T) {
 	before := time.Date(2025, 5, 1, 9, 59, 0, 0, time.UTC)
 	_, _ = h.store.Claim(context.Background(), "report", before)
 	require.NoError(t, h.store.Done(context.Background(), "report", before))
-	s := &blockingSchedule{Scheduler: h.sched, entered: make(chan struct{}), release: make(chan struct{})}
-	p := h.periodicOn(t, s)
+	sched := &blockingScheduler{Scheduler: h.sched, entered: make(chan struct{}, 1), release: make(chan struct{}), ended: make(chan bool, 1)}
+	p := h.periodicOn(t, sched)
 	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
 	started := make(chan error, 1)
 	go func() { started <- p.Start(context.Background()) }()
 	select {
-	case <-s.entered:
+	case <-sched.entered:
 	case <-time.After(10 * time.Second):
 		require.FailNow(t, "Start did not store the missed tick")
 	}
 
-	shut := make(chan error, 1)
-	go func() { shut <- p.Shutdown(ctxT(t)) }()
-	select {
-	case err := <-shut:
-		require.FailNow(t, "Shutdown did not wait for the won tick's store", "%v", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	close(s.release)
-	require.NoError(t, <-shut)
+	shutdownWaitsForStore(t, p, sched)
 	startReturned(t, started)
 	assert.Equal(t, "report@2025-05-01T10:00Z", h.next(t).ID)
 	claimed, done, err := h.store.Marks(context.Background(), "report")

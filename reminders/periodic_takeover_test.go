@@ -146,6 +146,23 @@ func (b *blockingScheduler) Schedule(ctx context.Context, r reminders.Reminder) 
 	return b.Scheduler.Schedule(ctx, r)
 }
 
+// shutdownWaitsForStore shuts p down while sched holds a won tick's
+// store, and checks that Shutdown waits for it, without cancelling it,
+// and returns nil once it is released.
+func shutdownWaitsForStore(t *testing.T, p *reminders.Periodic, sched *blockingScheduler) {
+	t.Helper()
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.Shutdown(ctxT(t)) }()
+	select {
+	case err := <-stopped:
+		require.FailNow(t, "Shutdown returned while the won tick was being stored", "%v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(sched.release)
+	assert.False(t, <-sched.ended, "the store's context was not cancelled by Shutdown")
+	require.NoError(t, <-stopped)
+}
+
 // Shutdown while a firing that won its tick's claim is storing it: the
 // store goes on (its context is not cancelled), the tick is marked done,
 // and Shutdown waits for it. Cancelled, it left the tick claimed but not
@@ -166,16 +183,7 @@ func TestPeriodicShutdownLetsWonTickBeStored(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		require.FailNow(t, "the firing did not reach Schedule")
 	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- p.Shutdown(ctxT(t)) }()
-	select {
-	case err := <-stopped:
-		require.FailNow(t, "Shutdown returned while the won tick was being stored", "%v", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	close(sched.release)
-	assert.False(t, <-sched.ended, "the store's context was not cancelled by Shutdown")
-	require.NoError(t, <-stopped)
+	shutdownWaitsForStore(t, p, sched)
 	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID)
 	_, done, err := h.store.Marks(ctxT(t), "report")
 	require.NoError(t, err)
