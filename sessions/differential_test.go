@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -96,9 +97,7 @@ func TestMemoryAndRedisAgree(t *testing.T) {
 					if rng.IntN(4) == 0 {
 						s.FamilyID = ids[rng.IntN(len(ids))]
 					}
-					if rng.IntN(3) == 0 {
-						s.Meta = map[string]string{"ip": "1.2.3.4"}
-					}
+					s.Meta = randMeta(rng)
 					op = fmt.Sprintf("Remember(%q,%q,fam=%q,exp=+%s)", u, id, s.FamilyID, s.ExpiresAt.Sub(clk.Now()))
 					a, b = errClass(mem.Remember(ctx, s)), errClass(red.Remember(ctx, s))
 				case 2, 3:
@@ -115,12 +114,12 @@ func TestMemoryAndRedisAgree(t *testing.T) {
 					y, e2 := red.RevokeAllForUser(ctx, u)
 					a, b = fmt.Sprint(x, errClass(e1)), fmt.Sprint(y, errClass(e2))
 				case 6, 7:
-					next := sessions.Session{ID: ids[rng.IntN(len(ids))], ExpiresAt: clk.Now().Add(time.Duration(1+rng.IntN(8)) * 100 * time.Millisecond)}
+					next := sessions.Session{ID: ids[rng.IntN(len(ids))], ExpiresAt: clk.Now().Add(time.Duration(1+rng.IntN(8)) * 100 * time.Millisecond), Meta: randMeta(rng)}
 					op = fmt.Sprintf("Rotate(%q,%q->%q,exp=+%s)", u, id, next.ID, next.ExpiresAt.Sub(clk.Now()))
 					x, e1 := mem.Rotate(ctx, u, id, next)
 					y, e2 := red.Rotate(ctx, u, id, next)
-					a = fmt.Sprintf("%s %s %s %d", errClass(e1), x.ID, x.FamilyID, x.ExpiresAt.UnixMilli())
-					b = fmt.Sprintf("%s %s %s %d", errClass(e2), y.ID, y.FamilyID, y.ExpiresAt.UnixMilli())
+					a = fmt.Sprintf("%s %s %s %d %d %#v", errClass(e1), x.ID, x.FamilyID, x.IssuedAt.UnixMilli(), x.ExpiresAt.UnixMilli(), x.Meta)
+					b = fmt.Sprintf("%s %s %s %d %d %#v", errClass(e2), y.ID, y.FamilyID, y.IssuedAt.UnixMilli(), y.ExpiresAt.UnixMilli(), y.Meta)
 				case 8:
 					op = fmt.Sprintf("List(%q)", u)
 					a, b = fmtList(mem.ListForUser(ctx, u)), fmtList(red.ListForUser(ctx, u))
@@ -141,6 +140,24 @@ func TestMemoryAndRedisAgree(t *testing.T) {
 			}
 		})
 	}
+}
+
+func randMeta(rng *rand.Rand) map[string]string {
+	switch rng.IntN(6) {
+	case 0:
+		return map[string]string{"ip": "1.2.3.4"}
+	case 1:
+		return map[string]string{}
+	case 2:
+		return map[string]string{"d": "\u2028\x00\"\\</>&é\U0001F600", "k.-_": ""}
+	case 3:
+		m := map[string]string{}
+		for i := range 16 {
+			m[fmt.Sprintf("%064d", i)] = strings.Repeat("x", 4096/16-64)
+		}
+		return m
+	}
+	return nil
 }
 
 // diffSeeds is DIFF_SEEDS, or 60.

@@ -74,7 +74,8 @@ func parseRotation(reply []any, next Session, userID string, now time.Time) (r r
 	case rotRotated:
 		next.FamilyID = str(1)
 		if meta := str(2); len(next.Meta) == 0 && meta != "" {
-			// The old session's, as stored: the script has checked it.
+			// The successor's, as stored (the old session's, carried over):
+			// the script has checked it.
 			if json.Unmarshal([]byte(meta), &next.Meta) != nil {
 				return r, false
 			}

@@ -272,7 +272,9 @@ local function read_meta(t, i)
 end
 
 -- decode returns the stored session value raw as a table {uid, fam, iat,
--- exp} when it is a well-formed session of user uid, and nil otherwise
+-- exp, meta} (meta, when present, is its JSON text as stored, for
+-- rotate.lua to copy) when it is a well-formed session of user uid, and
+-- nil otherwise
 -- (missing, corrupt, or another user's): such a value is never active. It
 -- accepts exactly what IsActive's decoder (decode.go activeExpiry)
 -- accepts: an object with a string uid equal to uid, a non-empty string
