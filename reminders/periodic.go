@@ -2,6 +2,7 @@ package reminders
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -83,6 +84,9 @@ type Periodic struct {
 	mu   sync.Mutex // held for bookkeeping only, never across I/O
 	jobs []*periodicJob
 	run  *periodicRun // nil unless started or starting
+	// stopping holds the runs that a Shutdown has taken, until their work
+	// has ended: every Shutdown waits for them all.
+	stopping map[*periodicRun]struct{}
 }
 
 type periodicJob struct {
@@ -112,6 +116,11 @@ type periodicRun struct {
 	// catch-up prevents.
 	started chan struct{}
 	fired   bool
+	// taken is closed when a Shutdown takes the run; done when all its
+	// work has ended (see finish), with err (set before) gocron's error.
+	taken chan struct{}
+	done  chan struct{}
+	err   error
 }
 
 // until returns a child of parent that also ends when other does. A
@@ -125,22 +134,6 @@ func until(parent, other context.Context) (context.Context, func()) {
 		cancel()
 	}
 	return ctx, func() { unhook(); cancel() }
-}
-
-// wait waits for the peers, within ctx. Its goroutine outlives a ctx that
-// ends first only until the peers end, as a firing does in gocron.
-func (r *periodicRun) wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		r.peers.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // maxPeriodicName leaves room in a reminder ID for "@" and a tick time.
@@ -327,6 +320,7 @@ func (p *Periodic) begin(ctx context.Context) (*periodicRun, []*periodicJob, err
 		p.mu.Unlock()
 		select {
 		case <-other.started:
+		case <-other.taken: // shut down, its Start stuck or not
 		case <-ctx.Done():
 			return nil, nil, fmt.Errorf("%w: Periodic.Start: another Start is under way: %w", ErrUnavailable, ctx.Err())
 		}
@@ -343,7 +337,7 @@ func (p *Periodic) begin(ctx context.Context) (*periodicRun, []*periodicJob, err
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stores, stopStores := context.WithCancel(context.WithoutCancel(ctx))
 	run := &periodicRun{ctx: runCtx, cancel: cancel, stores: stores, stopStores: stopStores,
-		started: make(chan struct{})}
+		started: make(chan struct{}), taken: make(chan struct{}), done: make(chan struct{})}
 	stop := func() { cancel(); stopStores() }
 	sched, err := gocron.NewScheduler(
 		gocron.WithLocation(time.UTC), // ticks carry their own zone; see tickCron
@@ -384,54 +378,71 @@ func (p *Periodic) begin(ctx context.Context) (*periodicRun, []*periodicJob, err
 // start. A firing, or a catch-up, that has won its tick's claim still
 // stores the reminder and marks the tick done, until ctx ends: cancelled,
 // it would leave the tick claimed but not done, and every peer would store
-// it again after its grace period.
-// When ctx ends first (a firing or check that ignores its context), it
-// returns an error wrapping ErrUnavailable and ctx's error; so it does,
-// with gocron's error instead, when a firing is still running after
-// gocron's stop timeout (10 s). The Periodic is stopped all the same, and
-// the firings and checks still running end on their own. It is safe to
-// call twice, and before Start.
+// it again after its grace period. One waiting to retry (the scheduler was
+// unavailable) retries at once, and then with backoff, until ctx ends.
+// When ctx ends first (a firing or check that ignores its context, or a
+// scheduler still unavailable), it returns an error wrapping
+// ErrUnavailable and ctx's error; so it does, with gocron's error instead,
+// when a firing is still running after gocron's stop timeout (10 s). The
+// Periodic is stopped all the same, and the firings and checks still
+// running end on their own. It is safe to call twice, concurrently too,
+// and before Start: every call waits, within its own ctx, for all the
+// work of the runs shut down so far (the first call's ctx bounds the won
+// ticks' stores).
 func (p *Periodic) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	run := p.run
-	p.run = nil
+	if run != nil {
+		p.run = nil
+		if p.stopping == nil {
+			p.stopping = make(map[*periodicRun]struct{})
+		}
+		p.stopping[run] = struct{}{}
+		close(run.taken)
+		run.cancel()
+		// A won tick's store goes on until ctx ends (see periodicRun.stores).
+		unhook := context.AfterFunc(ctx, run.stopStores)
+		go p.finish(run, unhook)
+	}
+	runs := make([]*periodicRun, 0, len(p.stopping))
+	for r := range p.stopping {
+		runs = append(runs, r)
+	}
 	p.mu.Unlock()
-	if run == nil {
-		return nil
-	}
-	run.cancel()
-	// A won tick's store goes on until ctx ends (see periodicRun.stores).
-	unhook := context.AfterFunc(ctx, run.stopStores)
-	defer func() { unhook(); run.stopStores() }()
-	err := run.waitStarted(ctx)
-	if err != nil {
-		// Start is stuck in I/O that ignores its context; when it is done,
-		// gocron, if it got started, is stopped all the same.
-		go func() {
-			<-run.started
-			if run.fired {
-				_ = run.sched.Shutdown()
+	var errs []error
+	for _, r := range runs {
+		select {
+		case <-r.done:
+			if r.err != nil {
+				errs = append(errs, r.err)
 			}
-		}()
+		case <-ctx.Done():
+			if run != nil {
+				run.stopStores() // now, not when AfterFunc's goroutine gets to it
+			}
+			return fmt.Errorf("%w: Periodic.Shutdown: %w", ErrUnavailable, ctx.Err())
+		}
 	}
-	if err == nil && run.fired {
-		err = run.sched.ShutdownWithContext(ctx)
-	}
-	if err == nil {
-		err = run.wait(ctx)
-	}
-	if err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: Periodic.Shutdown: %w", ErrUnavailable, err)
 	}
 	return nil
 }
 
-// waitStarted waits, within ctx, until Start is done with r.
-func (r *periodicRun) waitStarted(ctx context.Context) error {
-	select {
-	case <-r.started:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// finish waits, on a goroutine of its own, until the work of run, which a
+// Shutdown has taken, has ended: Start done with it, gocron stopped (if
+// Start started it; gocron waits up to its stop timeout for firings in
+// progress), and the peers ended. Then it closes run.done.
+func (p *Periodic) finish(run *periodicRun, unhook func() bool) {
+	<-run.started
+	if run.fired {
+		run.err = run.sched.Shutdown()
 	}
+	run.peers.Wait()
+	unhook()
+	run.stopStores()
+	p.mu.Lock()
+	delete(p.stopping, run)
+	p.mu.Unlock()
+	close(run.done)
 }

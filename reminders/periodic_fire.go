@@ -72,10 +72,12 @@ func (p *Periodic) retryCatchUp(run *periodicRun, j *periodicJob, tick time.Time
 // (see periodicRun.stores).
 func (p *Periodic) catchUpOn(ctx, sctx context.Context, run *periodicRun, j *periodicJob, tick, claimed, done time.Time) {
 	if claimed.IsZero() && done.IsZero() {
-		// Never ran: nothing was missed. Later ticks count from here.
+		// Never ran: nothing was missed. Later ticks count from here. The
+		// done mark goes with sctx, like a store: claimed alone, the tick
+		// would be taken over as if missed.
 		_, err := p.o.store.Claim(ctx, j.name, tick)
 		if err == nil {
-			err = p.o.store.Done(ctx, j.name, tick)
+			err = p.o.store.Done(sctx, j.name, tick)
 		}
 		if err != nil {
 			p.logTick(ctx, slog.LevelWarn, "recurring reminder: first mark not stored", j, tick, err)
@@ -150,8 +152,13 @@ func (p *Periodic) bridge(ctx, sctx context.Context, run *periodicRun, j *period
 	}
 }
 
-// fire runs on gocron's goroutine at each tick.
+// fire runs on gocron's goroutine at each tick. ctx is the run's: a
+// firing after Shutdown (gocron is stopped only once Start is done with
+// the run) claims nothing, as it could not store what it won.
 func (p *Periodic) fire(ctx context.Context, run *periodicRun, j *periodicJob) {
+	if ctx.Err() != nil {
+		return
+	}
 	if tick := j.fireTick(p.o.clock.Now()); !tick.IsZero() {
 		p.takeUp(ctx, run, j, tick, time.Time{}, nil)
 	}
@@ -165,17 +172,23 @@ func (p *Periodic) fire(ctx context.Context, run *periodicRun, j *periodicJob) {
 // until the next tick supersedes this one.
 // held is the claimed mark this instance holds for tick (handleTick), or
 // zero. failed is the error of a store that just failed (Start's, handed
-// over), or nil: the first try is then made at once.
+// over), or nil: the first try is then made at once. Once Shutdown has
+// cancelled ctx, a held tick is still retried, at once and then with
+// backoff, until Shutdown's own ctx ends (run.stores): a tick claimed but
+// not done would be stored again by every peer.
 func (p *Periodic) takeUp(ctx context.Context, run *periodicRun, j *periodicJob, tick, held time.Time, failed error) {
 	defer func() {
 		if v := recover(); v != nil {
 			p.o.logger.LogAttrs(ctx, slog.LevelError, "recurring reminder: panic", slog.String("periodic", j.name), slog.Any("panic", v))
 		}
 	}()
+	// over reports whether to stop: ctx has ended, and no claim is held or
+	// Shutdown's own ctx has ended too.
+	over := func() bool { return ctx.Err() != nil && (held.IsZero() || run.stores.Err() != nil) }
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		if failed == nil {
 			failed = p.handleTick(ctx, run, j, tick, &held)
-			if failed == nil || ctx.Err() != nil {
+			if failed == nil || over() {
 				return
 			}
 			if !errors.Is(failed, ErrUnavailable) {
@@ -191,10 +204,15 @@ func (p *Periodic) takeUp(ctx context.Context, run *periodicRun, j *periodicJob,
 			return
 		}
 		p.logTick(ctx, slog.LevelWarn, "recurring reminder: retrying", j, tick, failed)
-		if p.sleep(ctx, delay) != nil {
+		if ctx.Err() == nil {
+			_ = p.sleep(ctx, delay) // cut short by Shutdown: retry at once
+		} else if p.sleep(run.stores, delay) != nil {
 			return
 		}
-		if !held.IsZero() && p.handled(ctx, j, tick, held) {
+		if over() {
+			return
+		}
+		if !held.IsZero() && p.handled(run.stores, j, tick, held) {
 			return
 		}
 		failed = nil
