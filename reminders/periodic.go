@@ -2,10 +2,10 @@ package reminders
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -117,10 +117,11 @@ type periodicRun struct {
 	started chan struct{}
 	fired   bool
 	// taken is closed when a Shutdown takes the run; done when all its
-	// work has ended (see finish), with err (set before) gocron's error.
-	taken chan struct{}
-	done  chan struct{}
-	err   error
+	// work has ended (see finish), and quiet set just before.
+	taken   chan struct{}
+	done    chan struct{}
+	quiet   atomic.Bool // see gocronLogger
+	firings firingGate
 }
 
 // until returns a child of parent that also ends when other does. A
@@ -342,7 +343,7 @@ func (p *Periodic) begin(ctx context.Context) (*periodicRun, []*periodicJob, err
 	sched, err := gocron.NewScheduler(
 		gocron.WithLocation(time.UTC), // ticks carry their own zone; see tickCron
 		gocron.WithClock(p.o.clock),
-		gocron.WithLogger(gocronLogger{p.o.logger}),
+		gocron.WithLogger(gocronLogger{l: p.o.logger, quiet: &run.quiet}),
 	)
 	if err != nil {
 		stop()
@@ -354,12 +355,11 @@ func (p *Periodic) begin(ctx context.Context) (*periodicRun, []*periodicJob, err
 			// The crontab is only a label: tickCron decides every firing, so
 			// that gocron fires at exactly the ticks computed here.
 			gocron.CronJob(j.name, false),
-			gocron.NewTask(func(ctx context.Context) { p.fire(ctx, run, j) }),
+			gocron.NewTask(func() { p.fire(run, j) }),
 			gocron.WithCronImplementation(tickCron{j.tk}),
 			gocron.WithName(j.name),
 			// No singleton mode: overlapping firings are harmless (claims are
 			// per tick), and its reschedule races its run under a fake clock.
-			gocron.WithContext(runCtx),
 		)
 		if err != nil {
 			stop()
@@ -381,14 +381,15 @@ func (p *Periodic) begin(ctx context.Context) (*periodicRun, []*periodicJob, err
 // it again after its grace period. One waiting to retry (the scheduler was
 // unavailable) retries at once, and then with backoff, until ctx ends.
 // When ctx ends first (a firing or check that ignores its context, or a
-// scheduler still unavailable), it returns an error wrapping
-// ErrUnavailable and ctx's error; so it does, with gocron's error instead,
-// when a firing is still running after gocron's stop timeout (10 s). The
-// Periodic is stopped all the same, and the firings and checks still
-// running end on their own. It is safe to call twice, concurrently too,
-// and before Start: every call waits, within its own ctx, for all the
-// work of the runs shut down so far (the first call's ctx bounds the won
-// ticks' stores).
+// scheduler still unavailable: with a ctx that never ends, that may be
+// until the next tick supersedes the won one), it returns an error
+// wrapping ErrUnavailable and ctx's error. The Periodic is stopped all the
+// same, and the firings and checks still running end on their own. It is
+// safe to call twice, concurrently too, and before Start: every call
+// waits, within its own ctx, for all the work of the runs shut down so far
+// (the first call's ctx bounds the won ticks' stores). Do not call it from
+// a build function, or from a Schedule (or handler) a Periodic's store
+// calls: it would wait for its own caller until ctx ends.
 func (p *Periodic) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	run := p.run
@@ -409,13 +410,9 @@ func (p *Periodic) Shutdown(ctx context.Context) error {
 		runs = append(runs, r)
 	}
 	p.mu.Unlock()
-	var errs []error
 	for _, r := range runs {
 		select {
 		case <-r.done:
-			if r.err != nil {
-				errs = append(errs, r.err)
-			}
 		case <-ctx.Done():
 			if run != nil {
 				run.stopStores() // now, not when AfterFunc's goroutine gets to it
@@ -423,26 +420,27 @@ func (p *Periodic) Shutdown(ctx context.Context) error {
 			return fmt.Errorf("%w: Periodic.Shutdown: %w", ErrUnavailable, ctx.Err())
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: Periodic.Shutdown: %w", ErrUnavailable, err)
-	}
 	return nil
 }
 
 // finish waits, on a goroutine of its own, until the work of run, which a
 // Shutdown has taken, has ended: Start done with it, gocron stopped (if
-// Start started it; gocron waits up to its stop timeout for firings in
-// progress), and the peers ended. Then it closes run.done.
+// Start started it), the firings in progress and the peers ended. Then it
+// closes run.done.
 func (p *Periodic) finish(run *periodicRun, unhook func() bool) {
 	<-run.started
 	if run.fired {
-		run.err = run.sched.Shutdown()
+		// Its jobs only hand each firing to a goroutine (see fire), so it
+		// has nothing to wait for; the firings are waited for just below.
+		_ = run.sched.Shutdown()
 	}
+	run.firings.closeAndWait()
 	run.peers.Wait()
 	unhook()
 	run.stopStores()
 	p.mu.Lock()
 	delete(p.stopping, run)
 	p.mu.Unlock()
+	run.quiet.Store(true)
 	close(run.done)
 }

@@ -152,16 +152,24 @@ func (p *Periodic) bridge(ctx, sctx context.Context, run *periodicRun, j *period
 	}
 }
 
-// fire runs on gocron's goroutine at each tick. ctx is the run's: a
-// firing after Shutdown (gocron is stopped only once Start is done with
-// the run) claims nothing, as it could not store what it won.
-func (p *Periodic) fire(ctx context.Context, run *periodicRun, j *periodicJob) {
-	if ctx.Err() != nil {
+// fire runs on gocron's goroutine at each tick, and hands the tick to a
+// goroutine of the run's firings (see firingGate): gocron's job returns at
+// once, so that its stop never gives up on a firing that is still storing
+// a won tick. The firing's context is the run's: one after Shutdown
+// (gocron is stopped only once Start is done with the run) claims nothing,
+// as it could not store what it won.
+func (p *Periodic) fire(run *periodicRun, j *periodicJob) {
+	if run.ctx.Err() != nil {
 		return
 	}
-	if tick := j.fireTick(p.o.clock.Now()); !tick.IsZero() {
-		p.takeUp(ctx, run, j, tick, time.Time{}, nil)
+	tick := j.fireTick(p.o.clock.Now())
+	if tick.IsZero() || !run.firings.enter() {
+		return
 	}
+	go func() {
+		defer run.firings.leave()
+		p.takeUp(run.ctx, run, j, tick, time.Time{}, nil)
+	}()
 }
 
 // takeUp claims tick (unless won says this instance holds the claim) and

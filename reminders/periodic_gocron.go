@@ -1,16 +1,20 @@
 package reminders
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
 )
 
 // This file is what Periodic takes from gocron and hands to it: reading a
-// job definition, the Cron that fires at our ticks, and its logger.
+// job definition, the Cron that fires at our ticks, its logger, and the
+// count of its firings in progress.
 
 // describe asks gocron how it reads def, with loc as the scheduler's time
 // zone. A gocron scheduler is the only reader of a JobDefinition; this one
@@ -92,11 +96,69 @@ func sharedZone(loc *time.Location) error {
 // logs its routine start and stop at INFO ("gocron: new scheduler
 // created"), which is the library's inner workings, not the application's
 // news: those go out at DEBUG. Its warnings and errors keep their level.
-type gocronLogger struct{ l *slog.Logger }
+// Once quiet is set (the run's Shutdown is over), it drops them: gocron's
+// goroutines may still be winding down, and the application may have
+// closed its log sink.
+type gocronLogger struct {
+	l     *slog.Logger
+	quiet *atomic.Bool
+}
 
 var _ gocron.Logger = gocronLogger{}
 
-func (g gocronLogger) Debug(msg string, args ...any) { g.l.Debug(msg, args...) }
-func (g gocronLogger) Info(msg string, args ...any)  { g.l.Debug(msg, args...) }
-func (g gocronLogger) Warn(msg string, args ...any)  { g.l.Warn(msg, args...) }
-func (g gocronLogger) Error(msg string, args ...any) { g.l.Error(msg, args...) }
+func (g gocronLogger) log(level slog.Level, msg string, args ...any) {
+	if !g.quiet.Load() {
+		g.l.Log(context.Background(), level, msg, args...)
+	}
+}
+
+func (g gocronLogger) Debug(msg string, args ...any) { g.log(slog.LevelDebug, msg, args...) }
+func (g gocronLogger) Info(msg string, args ...any)  { g.log(slog.LevelDebug, msg, args...) }
+func (g gocronLogger) Warn(msg string, args ...any)  { g.log(slog.LevelWarn, msg, args...) }
+func (g gocronLogger) Error(msg string, args ...any) { g.log(slog.LevelError, msg, args...) }
+
+// firingGate counts the firings in progress (see fire) so that Shutdown
+// waits for them itself, within its own ctx: gocron gives up waiting for
+// its jobs after its stop timeout (busy-waiting until then), while a
+// firing that has won its tick's claim must store it until Shutdown's ctx
+// ends. Once closed, it lets no firing in.
+type firingGate struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	idle   chan struct{} // closed when n drops to 0 after close
+}
+
+// enter counts a firing in; false once the gate is closed.
+func (g *firingGate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.n++
+	return true
+}
+
+func (g *firingGate) leave() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.n--; g.n == 0 && g.idle != nil {
+		close(g.idle)
+		g.idle = nil
+	}
+}
+
+// closeAndWait closes the gate and waits until no firing is in.
+func (g *firingGate) closeAndWait() {
+	g.mu.Lock()
+	g.closed = true
+	if g.n == 0 {
+		g.mu.Unlock()
+		return
+	}
+	idle := make(chan struct{})
+	g.idle = idle
+	g.mu.Unlock()
+	<-idle
+}

@@ -521,3 +521,53 @@ func TestPeriodicShutdownRetriesAWonTickAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, claimed, done, "marked done")
 }
+
+// failingFor fails Schedule with ErrUnavailable until n calls have failed.
+type failingFor struct {
+	reminders.Scheduler
+	mu    sync.Mutex
+	n     int
+	calls int
+}
+
+func (s *failingFor) Schedule(ctx context.Context, r reminders.Reminder) error {
+	s.mu.Lock()
+	s.calls++
+	fail := s.calls <= s.n
+	s.mu.Unlock()
+	if fail {
+		return fmt.Errorf("%w: outage", reminders.ErrUnavailable)
+	}
+	return s.Scheduler.Schedule(ctx, r)
+}
+
+// A firing that won its tick keeps retrying its store after Shutdown, with
+// backoff, for as long as Shutdown's context allows, and Shutdown waits
+// for it: the tick is stored and marked done in the end.
+func TestPeriodicShutdownWaitsForAWonTicksRetries(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
+	s := &failingFor{Scheduler: h.sched, n: 4}
+	p := h.periodicOn(t, s)
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Hour), func(time.Time) reminders.Reminder {
+		return reminders.Reminder{Kind: "k"}
+	}))
+	require.NoError(t, p.Start(ctxT(t)))
+	h.advanceTo(t, 1, time.Date(2025, 5, 1, 11, 0, 0, 0, time.UTC))
+	h.settle(t, 2) // gocron's timer, and the firing's first backoff
+
+	shut := make(chan error, 1)
+	go func() { shut <- p.Shutdown(ctxT(t)) }()
+	for {
+		select {
+		case err := <-shut:
+			require.NoError(t, err)
+			assert.Equal(t, "report@2025-05-01T11:00Z", h.next(t).ID)
+			claimed, done, err := h.store.Marks(context.Background(), "report")
+			require.NoError(t, err)
+			assert.Equal(t, claimed, done, "marked done")
+			return
+		case <-time.After(5 * time.Millisecond):
+			h.clock.Advance(time.Second) // the backoff runs on the clock
+		}
+	}
+}
