@@ -464,21 +464,9 @@ func TestPeriodicConcurrentShutdownsBothWait(t *testing.T) {
 	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC))
 	<-sched.entered
 
-	first := make(chan error, 1)
-	go func() { first <- p.Shutdown(ctxT(t)) }()
-	select {
-	case err := <-first:
-		require.FailNow(t, "Shutdown returned while the won tick was being stored", "%v", err)
-	case <-time.After(50 * time.Millisecond): // the first call has taken the run
-	}
-	shutdownPastDeadline(t, p) // the store is still held: a second call waits too
-	second := make(chan error, 1)
-	go func() { second <- p.Shutdown(ctxT(t)) }()
-	select {
-	case err := <-second:
-		require.FailNow(t, "a Shutdown returned while the won tick was being stored", "%v", err)
-	case <-time.After(50 * time.Millisecond):
-	}
+	first := shutdownWaiting(t, p) // it has taken the run
+	shutdownPastDeadline(t, p)     // the store is still held: a second call waits too
+	second := shutdownWaiting(t, p)
 	close(sched.release)
 	assert.False(t, <-sched.ended, "the store's context was not cancelled")
 	require.NoError(t, <-first)
@@ -486,35 +474,15 @@ func TestPeriodicConcurrentShutdownsBothWait(t *testing.T) {
 	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID)
 }
 
-// failingOnce fails its first Schedule with ErrUnavailable, as a
-// scheduler during a brief outage would.
-type failingOnce struct {
-	reminders.Scheduler
-	once sync.Once
-	hit  chan struct{}
-}
-
-func (s *failingOnce) Schedule(ctx context.Context, r reminders.Reminder) error {
-	first := false
-	s.once.Do(func() { first = true })
-	if first {
-		close(s.hit)
-		return fmt.Errorf("%w: outage", reminders.ErrUnavailable)
-	}
-	return s.Scheduler.Schedule(ctx, r)
-}
-
 // A firing that won its tick and waits to retry its store when Shutdown
 // comes retries at once, and the tick is stored and marked done.
 func TestPeriodicShutdownRetriesAWonTickAtOnce(t *testing.T) {
 	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
-	s := &failingOnce{Scheduler: h.sched, hit: make(chan struct{})}
-	p := h.periodicOn(t, s)
+	p := h.periodicOn(t, &failingFor{Scheduler: h.sched, n: 1})
 	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
 	require.NoError(t, p.Start(ctxT(t)))
 	h.advanceTo(t, 1, time.Date(2025, 5, 1, 10, 1, 0, 0, time.UTC))
-	<-s.hit
-	h.settle(t, 2) // gocron's timer, and the retry's backoff
+	h.settle(t, 2) // gocron's timer, and the retry's backoff after the failure
 	require.NoError(t, p.Shutdown(ctxT(t)))
 	assert.Equal(t, "report@2025-05-01T10:01Z", h.next(t).ID)
 	claimed, done, err := h.store.Marks(context.Background(), "report")

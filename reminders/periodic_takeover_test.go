@@ -151,6 +151,16 @@ func (b *blockingScheduler) Schedule(ctx context.Context, r reminders.Reminder) 
 // and returns nil once it is released.
 func shutdownWaitsForStore(t *testing.T, p *reminders.Periodic, sched *blockingScheduler) {
 	t.Helper()
+	stopped := shutdownWaiting(t, p)
+	close(sched.release)
+	assert.False(t, <-sched.ended, "the store's context was not cancelled by Shutdown")
+	require.NoError(t, <-stopped)
+}
+
+// shutdownWaiting calls p.Shutdown on a goroutine, checks that it is still
+// waiting 50 ms later, and returns the channel that gets its result.
+func shutdownWaiting(t *testing.T, p *reminders.Periodic) <-chan error {
+	t.Helper()
 	stopped := make(chan error, 1)
 	go func() { stopped <- p.Shutdown(ctxT(t)) }()
 	select {
@@ -158,9 +168,7 @@ func shutdownWaitsForStore(t *testing.T, p *reminders.Periodic, sched *blockingS
 		require.FailNow(t, "Shutdown returned while the won tick was being stored", "%v", err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(sched.release)
-	assert.False(t, <-sched.ended, "the store's context was not cancelled by Shutdown")
-	require.NoError(t, <-stopped)
+	return stopped
 }
 
 // Shutdown while a firing that won its tick's claim is storing it: the
