@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -117,10 +116,10 @@ type periodicRun struct {
 	started chan struct{}
 	fired   bool
 	// taken is closed when a Shutdown takes the run; done when all its
-	// work has ended (see finish), and quiet set just before.
+	// work has ended (see finish), and logs silenced just before.
 	taken   chan struct{}
 	done    chan struct{}
-	quiet   atomic.Bool // see gocronLogger
+	logs    logGate // see gocronLogger
 	firings firingGate
 }
 
@@ -343,7 +342,7 @@ func (p *Periodic) begin(ctx context.Context) (*periodicRun, []*periodicJob, err
 	sched, err := gocron.NewScheduler(
 		gocron.WithLocation(time.UTC), // ticks carry their own zone; see tickCron
 		gocron.WithClock(p.o.clock),
-		gocron.WithLogger(gocronLogger{l: p.o.logger, quiet: &run.quiet}),
+		gocron.WithLogger(gocronLogger{l: p.o.logger, gate: &run.logs}),
 	)
 	if err != nil {
 		stop()
@@ -441,6 +440,6 @@ func (p *Periodic) finish(run *periodicRun, unhook func() bool) {
 	p.mu.Lock()
 	delete(p.stopping, run)
 	p.mu.Unlock()
-	run.quiet.Store(true)
+	run.logs.silence()
 	close(run.done)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -96,20 +95,37 @@ func sharedZone(loc *time.Location) error {
 // logs its routine start and stop at INFO ("gocron: new scheduler
 // created"), which is the library's inner workings, not the application's
 // news: those go out at DEBUG. Its warnings and errors keep their level.
-// Once quiet is set (the run's Shutdown is over), it drops them: gocron's
-// goroutines may still be winding down, and the application may have
-// closed its log sink.
+// Once its gate is silenced (the run's Shutdown is over), it drops them:
+// gocron's goroutines may still be winding down, and the application may
+// have closed its log sink.
 type gocronLogger struct {
-	l     *slog.Logger
-	quiet *atomic.Bool
+	l    *slog.Logger
+	gate *logGate
 }
 
 var _ gocron.Logger = gocronLogger{}
 
 func (g gocronLogger) log(level slog.Level, msg string, args ...any) {
-	if !g.quiet.Load() {
+	// The read lock is held across the call, so that silence waits for a
+	// record on its way: none reaches the logger after it returns.
+	g.gate.mu.RLock()
+	defer g.gate.mu.RUnlock()
+	if !g.gate.quiet {
 		g.l.Log(context.Background(), level, msg, args...)
 	}
+}
+
+// logGate lets gocron's records through until silenced.
+type logGate struct {
+	mu    sync.RWMutex
+	quiet bool
+}
+
+// silence stops the records, once those on their way are written.
+func (g *logGate) silence() {
+	g.mu.Lock()
+	g.quiet = true
+	g.mu.Unlock()
 }
 
 func (g gocronLogger) Debug(msg string, args ...any) { g.log(slog.LevelDebug, msg, args...) }

@@ -3,6 +3,7 @@ package reminders_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -538,4 +539,42 @@ func TestPeriodicShutdownWaitsForAWonTicksRetries(t *testing.T) {
 			h.clock.Advance(time.Second) // the backoff runs on the clock
 		}
 	}
+}
+
+// lateSink is a slog handler, slow and one record at a time, that keeps
+// the records it gets once closed.
+type lateSink struct {
+	mu     sync.Mutex
+	closed atomic.Bool
+	late   []string
+}
+
+func (s *lateSink) Enabled(context.Context, slog.Level) bool { return true }
+func (s *lateSink) WithAttrs([]slog.Attr) slog.Handler       { return s }
+func (s *lateSink) WithGroup(string) slog.Handler            { return s }
+
+func (s *lateSink) Handle(_ context.Context, r slog.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		s.late = append(s.late, r.Message)
+	}
+	time.Sleep(time.Millisecond)
+	return nil
+}
+
+// No record reaches the logger after Shutdown has returned, although
+// gocron logs while it winds down: the application may close its sink.
+func TestPeriodicLogsNothingAfterShutdown(t *testing.T) {
+	h := newTickHarness(t, time.Date(2025, 5, 1, 10, 0, 30, 0, time.UTC))
+	sink := &lateSink{}
+	p := h.periodic(t, reminders.WithPeriodicLogger(slog.New(sink)))
+	require.NoError(t, p.Register("report", gocron.DurationJob(time.Minute), minuteJob("k")))
+	require.NoError(t, p.Start(ctxT(t)))
+	require.NoError(t, p.Shutdown(ctxT(t)))
+	sink.closed.Store(true)
+	time.Sleep(50 * time.Millisecond) // gocron's goroutines wind down
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	assert.Empty(t, sink.late)
 }
