@@ -69,10 +69,11 @@ func (s *EagerScheduler) Schedule(ctx context.Context, r Reminder) error {
 		return fmt.Errorf("%w: reminder %q not handled: %w", ErrUnavailable, r.ID, err)
 	}
 	// Deliver what a store would give back: DueAt in UTC whole
-	// milliseconds (rounded up, as the Redis backend keeps it), and a
-	// payload the handler cannot change under the caller, nil when empty.
+	// milliseconds (rounded up, as the Redis backend keeps it), and, to
+	// each attempt, a copy of the payload (nil when empty), so that
+	// neither the caller's slice nor a later retry sees what a failed
+	// attempt wrote into it, as a store's reads would not.
 	r.DueAt = time.UnixMilli(dueMillis(r.DueAt)).UTC()
-	r.Payload = bytes.Clone(r.Payload)
 	if len(r.Payload) == 0 {
 		r.Payload = nil
 	}
@@ -86,7 +87,9 @@ func (s *EagerScheduler) Schedule(ctx context.Context, r Reminder) error {
 					ErrUnavailable, r.ID, attempt, err, attempt-1, lastErr)
 			}
 		}
-		lastErr = s.attempt(ctx, Delivery{Reminder: r, Attempt: attempt})
+		d := Delivery{Reminder: r, Attempt: attempt}
+		d.Payload = bytes.Clone(r.Payload)
+		lastErr = s.attempt(ctx, d)
 		if lastErr == nil {
 			return nil
 		}

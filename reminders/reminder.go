@@ -30,7 +30,9 @@ type Reminder struct {
 	Payload []byte
 }
 
-// Delivery is one attempt to handle a Reminder.
+// Delivery is one attempt to handle a Reminder. Its Payload belongs to
+// the handler, on every backend: writing into it changes neither the
+// caller's slice given to Schedule nor what a later attempt is handed.
 type Delivery struct {
 	Reminder
 	// Attempt is 1 on the first try after Schedule, a reschedule or Requeue;

@@ -32,6 +32,32 @@ func (s suite) retriesNumberAttempts(t *testing.T) {
 	s.assertStays(t, rec, failures+1)
 }
 
+// retryGetsStoredPayload: a retry is handed the payload as scheduled, not
+// as a failed attempt left it (a handler that decodes in place, say), and
+// the caller's slice is never written.
+func (s suite) retryGetsStoredPayload(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	rec := newRecorder(func(_ context.Context, d reminders.Delivery) error {
+		mu.Lock()
+		seen = append(seen, string(d.Payload))
+		mu.Unlock()
+		if d.Attempt == 1 {
+			d.Payload[0] = 'X'
+			return errors.New("transient")
+		}
+		return nil
+	})
+	sch := s.newScheduler(t, rec, reminders.WithMaxRetries(1), fastRetries)
+	payload := []byte("hello")
+	s.schedule(t, sch, reminders.Reminder{ID: "mutated", Kind: "k", DueAt: time.Now(), Payload: payload})
+	rec.waitN(t, 2)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"hello", "hello"}, seen)
+	assert.Equal(t, "hello", string(payload), "the caller's payload")
+}
+
 // retriesSpent: a handler that always fails is called exactly
 // maxRetries+1 times.
 func (s suite) retriesSpent(t *testing.T) {

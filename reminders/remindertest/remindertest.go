@@ -86,6 +86,7 @@ func RunWith(t *testing.T, newScheduler NewScheduler, caps Capabilities) {
 		{"SubMillisecondDueAtRoundsUp", s.subMillisecondDueAt},
 		{"NotBeforeDueAt", s.notBeforeDueAt},
 		{"RetriesNumberAttempts", s.retriesNumberAttempts},
+		{"RetryGetsStoredPayload", s.retryGetsStoredPayload},
 		{"RetriesSpent", s.retriesSpent},
 		{"PanicIsFailedAttempt", s.panicIsFailedAttempt},
 		{"UnknownKindIsFailedAttempt", s.unknownKindIsFailedAttempt},
