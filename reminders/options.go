@@ -181,7 +181,11 @@ func WithBackoff(min, max time.Duration) Option {
 // shard a worker lacks is never delivered by it, and Cancel and Get with a
 // different n look in the wrong shard. A worker that finds reminders
 // stored under any of the 64 shards past its n logs an error naming them
-// when Run starts. Default: 1.
+// when Run starts. A shard keeps its pending reminders' due index in
+// Redis's compact listpack encoding up to about 100,000 of them (1021
+// buckets of up to 128, Redis's default zset-max-listpack-entries); past
+// that it costs about 130 bytes more per pending reminder, so a shard
+// count that keeps each shard under it also saves memory. Default: 1.
 func WithShards(n int) Option {
 	return func(o *options) error {
 		if n < 1 || n > 1024 {

@@ -186,6 +186,13 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 	if fitsTx(rs) {
 		return s.scheduleTx(ctx, byShard, len(rs))
 	}
+	// The script calls of a shard run one after another, and Redis serves
+	// other clients between them: an ID's earlier reminder, in an earlier
+	// call, could be claimed and delivered before the later one is stored.
+	// Only each ID's last reminder is sent.
+	for sh, list := range byShard {
+		byShard[sh] = lastOfEachID(list)
+	}
 	var calls []*scriptCall
 	var shards []int        // shards[i] is calls[i]'s
 	var chunks [][]Reminder // chunks[i] is what calls[i] stores
@@ -217,6 +224,25 @@ func (s *RedisScheduler) ScheduleMany(ctx context.Context, rs []Reminder) error 
 	return nil
 }
 
+// lastOfEachID returns rs without the reminders whose ID comes again
+// later, in order; rs itself when no ID repeats.
+func lastOfEachID(rs []Reminder) []Reminder {
+	last := make(map[string]int, len(rs))
+	for i, r := range rs {
+		last[r.ID] = i
+	}
+	if len(last) == len(rs) {
+		return rs
+	}
+	out := make([]Reminder, 0, len(last))
+	for i, r := range rs {
+		if last[r.ID] == i {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // scheduled reports stored reminders of one shard to the observer and the
 // debug log.
 func (s *RedisScheduler) scheduled(ctx context.Context, shard int, rs []Reminder) {
@@ -236,7 +262,10 @@ func (s *RedisScheduler) scheduled(ctx context.Context, shard int, rs []Reminder
 // outcome is ignored all the same. It returns an error
 // wrapping ErrNotFound when the ID is neither pending nor in flight (a dead
 // reminder is left in the dead set), ErrInvalid for a malformed ID, and
-// ErrUnavailable when Redis fails or ctx ends first.
+// ErrUnavailable when Redis fails or ctx ends first. When go-redis sends
+// the call again after its reply was lost (it retries on a dropped
+// connection or a read timeout), the second run finds nothing left, and
+// Cancel returns ErrNotFound for a reminder the first run cancelled.
 func (s *RedisScheduler) Cancel(ctx context.Context, id string) error {
 	if err := validName("ID", id); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,8 @@ func TestRedisBadDataWrongTypes(t *testing.T) {
 		"dead":  {"SET", "x"},
 		"err":   {"SADD", "x"},
 		"seq":   {"SET", "not a number"},
+		"heads": {"SET", "x"},
+		"kinds": {"RPUSH", "x"},
 	}
 	for suffix, cmd := range wrong {
 		t.Run(suffix, func(t *testing.T) {
@@ -249,9 +252,10 @@ func TestRedisBadDataRecordDueLater(t *testing.T) {
 			info, err := s.Get(ctx, "far")
 			require.NoError(t, err)
 			assert.Equal(t, reminders.StatePending, info.State)
-			score, err := r.Client.ZScore(ctx, tag+"due", "far").Result()
+			score, err := r.Client.ZScore(ctx, tag+"due:"+strconv.Itoa(reminders.DueBucket("far")), "far").Result()
 			require.NoError(t, err)
-			assert.Equal(t, float64(1<<53-1), score, "indexed again at its record's due time")
+			assert.Equal(t, float64(1<<53-1), score, "indexed again, in its bucket, at its record's due time")
+			assert.Zero(t, r.Client.Exists(ctx, tag+"due").Val(), "the old due key is drained")
 			st, err := s.Stats(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, int64(1), st.Pending)

@@ -92,40 +92,51 @@ func (s *RedisScheduler) scheduleTx(ctx context.Context, byShard [][]Reminder, t
 
 // scheduleShardTx stores the reminders of one shard in one MULTI/EXEC
 // transaction: the writes of schedule.lua's slow path, unconditionally
-// (HSET of the records, ZADD to the due set, then ZREM from the lease and
-// dead sets and HDEL of the last errors: replacing a reminder in flight or
-// dead drops its lease or dead entry), then, when a wake-up or a clock
-// measurement is due, one small script (schedule_tail.lua). A transaction,
-// unlike a script, does not copy every record into Lua and back: for a
-// batch of 500 it costs Redis about a quarter less than the same writes in
-// a script. It is atomic, so a concurrent Cancel, claim or Schedule of an
-// ID sees it stored whole or not at all; run twice (go-redis resending
-// after a lost reply), it writes the same versions again.
+// (HSET of the records and of their kinds, one ZADD per due bucket and
+// one ZADD LT of the buckets' heads, then ZREM from the old due key and
+// the lease and dead sets and HDEL of the last errors: replacing a
+// reminder in flight or dead drops its lease or dead entry), then, when a
+// wake-up or a clock measurement is due, one small script
+// (schedule_tail.lua). A transaction, unlike a script, does not copy every
+// record into Lua and back: for a batch of 500 it costs Redis about a
+// quarter less than the same writes in a script. It is atomic, so a
+// concurrent Cancel, claim or Schedule of an ID sees it stored whole or not
+// at all; run twice (go-redis resending after a lost reply), it writes the
+// same records again.
 func (s *RedisScheduler) scheduleShardTx(ctx context.Context, sh int, list []Reminder) error {
 	k := s.keys[sh]
+	b := newBatch(list)
 	recs := make([]any, 0, 2*len(list))
-	dues := make([]redis.Z, len(list))
 	ids := make([]any, len(list))
 	fields := make([]string, len(list))
-	earliest := int64(0)
 	for i, r := range list {
-		due := dueMillis(r.DueAt)
-		if i == 0 || due < earliest {
-			earliest = due
-		}
-		recs = append(recs, r.ID, encodeRecord(r, due))
-		dues[i] = redis.Z{Score: float64(due), Member: r.ID}
+		recs = append(recs, r.ID, encodeRecord(r, b.refs[i]))
 		ids[i], fields[i] = r.ID, r.ID
 	}
+	kinds := make([]any, 0, 2*len(b.kinds))
+	for _, kind := range b.kinds {
+		kinds = append(kinds, kindRef(kind), kind)
+	}
+	heads := make([]redis.Z, len(b.groups))
 	var tail *redis.Cmd
 	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, k.rec, recs...)
-		p.ZAdd(ctx, k.due, dues...)
+		p.HSet(ctx, k.kinds, kinds...)
+		for i, g := range b.groups {
+			members := make([]redis.Z, len(g.members))
+			for j, m := range g.members {
+				members[j] = redis.Z{Score: float64(b.dues[m]), Member: list[m].ID}
+			}
+			p.ZAdd(ctx, k.bucket(g.bucket), members...)
+			heads[i] = redis.Z{Score: float64(g.earliest), Member: g.bucket}
+		}
+		p.ZAddLT(ctx, k.heads, heads...)
+		p.ZRem(ctx, k.due, ids...)
 		p.ZRem(ctx, k.lease, ids...)
 		p.ZRem(ctx, k.dead, ids...)
 		p.HDel(ctx, k.err, fields...)
-		if channel, measure := s.clocks.wakeArgs(s.wake, sh, earliest); channel != "" || measure != "" {
-			tail = p.Eval(ctx, scheduleTail, []string{k.due}, channel, sh, earliest, measure)
+		if channel, measure := s.clocks.wakeArgs(s.wake, sh, b.earliest); channel != "" || measure != "" {
+			tail = p.Eval(ctx, scheduleTail, []string{k.heads}, channel, sh, b.earliest, measure)
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -135,11 +136,14 @@ func TestRedisStatsCountsExpiredLeases(t *testing.T) {
 	t.Parallel()
 	r, s := newRedis(t, reminders.WithShards(1)) // one shard: the test knows the keys
 	ctx := bg(t)
-	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "orphan", Kind: "k", DueAt: time.Now().Add(time.Hour)}))
+	due := time.Now().Add(time.Hour)
+	require.NoError(t, s.Schedule(ctx, reminders.Reminder{ID: "orphan", Kind: "k", DueAt: due}))
 	// What a worker that claimed it and died leaves: the reminder in the
-	// lease set, its deadline passed.
+	// lease set, its deadline passed, and its full record (scripts/lib.lua)
+	// with the claim's version.
 	tag := "{" + r.Prefix + ":0}:"
-	require.NoError(t, r.Client.ZRem(ctx, tag+"due", "orphan").Err())
+	require.NoError(t, r.Client.ZRem(ctx, tag+"due:"+strconv.Itoa(reminders.DueBucket("orphan")), "orphan").Err())
+	require.NoError(t, r.Client.HSet(ctx, tag+"rec", "orphan", fmt.Sprintf("7,1,%d,k\n", due.UnixMilli())).Err())
 	past := float64(time.Now().Add(-time.Minute).UnixMilli())
 	require.NoError(t, r.Client.ZAdd(ctx, tag+"lease", redis.Z{Score: past, Member: "orphan"}).Err())
 

@@ -3,6 +3,7 @@ package reminders_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,15 +47,29 @@ func BenchmarkRedisMemoryPerPending(b *testing.B) {
 			rs = rs[:0]
 		}
 	}
+	// Every key of the shard: the due buckets (sorted sets) and their
+	// heads, the record hash and the kinds hash.
 	tag := "{" + r.Prefix + ":0}:"
-	var total int64
-	for _, k := range []string{"due", "rec"} {
-		v, err := r.Client.MemoryUsage(ctx, tag+k, 0).Result()
+	var total, index, rec int64
+	iter := r.Client.Scan(ctx, 0, tag+"*", 1000).Iterator() // the tag holds no glob character
+	for iter.Next(ctx) {
+		key := iter.Val()
+		v, err := r.Client.MemoryUsage(ctx, key, 0).Result()
 		if err != nil {
 			b.Fatal(err)
 		}
 		total += v
-		b.ReportMetric(float64(v)/float64(n), k+"-B/reminder") // the due set's share, the record hash's
+		switch {
+		case strings.HasPrefix(key, tag+"due") || key == tag+"heads":
+			index += v
+		case key == tag+"rec":
+			rec += v
+		}
 	}
+	if err := iter.Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(index)/float64(n), "due-B/reminder") // the due index's share
+	b.ReportMetric(float64(rec)/float64(n), "rec-B/reminder")   // the record hash's
 	b.ReportMetric(float64(total)/float64(n), "B/reminder")
 }

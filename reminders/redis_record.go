@@ -1,14 +1,19 @@
 package reminders
 
 import (
+	"cmp"
+	"encoding/base64"
 	"errors"
-	"math/rand/v2"
+	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// record is a decoded stored reminder (the format is in scripts/lib.lua).
+// record is a decoded full record (the format is in scripts/lib.lua): the
+// scripts that return records (claim, get, dead, requeue) return that
+// form, so a pending reminder's compact record is never decoded here.
 type record struct {
 	version string
 	attempt int
@@ -20,40 +25,99 @@ type record struct {
 var errCorrupt = errors.New("corrupt")
 
 // scheduleArgs are schedule.lua's ARGV for rs, all of one shard (see the
-// script's header): each record is built here, with attempt 1 and a new
-// schedule version, so the script only stores. The wake channel and
-// measure flag follow from the batch's earliest due time by the shard's
-// Redis clock (shardClocks.wakeArgs).
+// script's header): each compact record is built here, with attempt 1,
+// so the script only stores; the reminders go by due bucket, one ZADD per
+// bucket. The wake channel and measure flag follow from the batch's
+// earliest due time by the shard's Redis clock (shardClocks.wakeArgs).
 func scheduleArgs(shard int, rs []Reminder, clocks shardClocks, wake string) []any {
-	args := make([]any, 4, 4+4*len(rs))
-	dues := make([]int64, len(rs))
-	earliest := int64(0)
+	b := newBatch(rs)
+	args := make([]any, 7, 7+4*len(rs)+2*len(b.kinds)+4*len(b.groups))
 	for i, r := range rs {
-		dues[i] = dueMillis(r.DueAt)
-		if i == 0 || dues[i] < earliest {
-			earliest = dues[i]
+		args = append(args, r.ID, encodeRecord(r, b.refs[i]))
+	}
+	for _, k := range b.kinds {
+		args = append(args, kindRef(k), k)
+	}
+	for _, g := range b.groups {
+		args = append(args, g.bucket, len(g.members))
+		for _, i := range g.members {
+			args = append(args, b.dues[i], rs[i].ID)
 		}
-		id := any(r.ID) // boxed once, used twice
-		args = append(args, id, encodeRecord(r, dues[i]))
 	}
-	for i := range rs {
-		args = append(args, dues[i], args[4+2*i])
+	for _, g := range b.groups {
+		args = append(args, g.earliest, g.bucket)
 	}
-	args[0], args[3] = clocks.wakeArgs(wake, shard, earliest)
-	args[1], args[2] = shard, earliest
+	args[0], args[3] = clocks.wakeArgs(wake, shard, b.earliest)
+	args[1], args[2], args[4], args[5], args[6] = shard, b.earliest, len(rs), len(b.kinds), len(b.groups)
 	return args
 }
 
-// encodeRecord is the stored form of r, as first scheduled: the format is
-// in scripts/lib.lua, the version '0' and a random number below 10^18.
-func encodeRecord(r Reminder, due int64) []byte {
-	b := make([]byte, 0, 48+len(r.Kind)+len(r.Payload))
-	b = append(b, '0')
-	b = strconv.AppendUint(b, rand.Uint64N(1e18), 10) // 19 digits at most, as parseRecord wants
-	b = append(b, ",1,"...)
-	b = strconv.AppendInt(b, due, 10)
-	b = append(b, ',')
-	b = append(b, r.Kind...)
+// batch is what storing reminders of one shard needs besides the
+// reminders: their due times (Unix ms) and kind refs, the distinct kinds,
+// and the reminders by due bucket.
+type batch struct {
+	dues     []int64
+	refs     []string
+	earliest int64
+	kinds    []string
+	groups   []bucketGroup
+}
+
+// bucketGroup is the reminders of a batch in one due bucket, by index, in
+// batch order (the last of one ID wins, in ZADD as in HSET).
+type bucketGroup struct {
+	bucket   int
+	earliest int64
+	members  []int
+}
+
+func newBatch(rs []Reminder) batch {
+	b := batch{dues: make([]int64, len(rs)), refs: make([]string, len(rs))}
+	buckets := make([]int, len(rs))
+	for i, r := range rs {
+		b.dues[i] = dueMillis(r.DueAt)
+		if i == 0 || b.dues[i] < b.earliest {
+			b.earliest = b.dues[i]
+		}
+		b.refs[i] = kindRef(r.Kind)
+		if !slices.Contains(b.kinds, r.Kind) { // a batch has a few kinds
+			b.kinds = append(b.kinds, r.Kind)
+		}
+		buckets[i] = dueBucket(r.ID)
+	}
+	order := make([]int, len(rs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(buckets[x], buckets[y]) })
+	for _, i := range order {
+		if n := len(b.groups); n == 0 || b.groups[n-1].bucket != buckets[i] {
+			b.groups = append(b.groups, bucketGroup{bucket: buckets[i], earliest: b.dues[i]})
+		}
+		g := &b.groups[len(b.groups)-1]
+		g.members = append(g.members, i)
+		g.earliest = min(g.earliest, b.dues[i])
+	}
+	return b
+}
+
+// kindRef is the kind ref of a Kind in compact records (scripts/lib.lua):
+// the base64url form, 11 characters, of the Kind's 64-bit FNV-1a hash.
+// Two Kinds with one ref in one shard would share a handler; the odds for
+// a thousand Kinds are about 3 in 10^14.
+func kindRef(kind string) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(kind))
+	var sum [8]byte
+	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))
+}
+
+// encodeRecord is the compact record of r as scheduled (scripts/lib.lua):
+// attempt 1 and the Kind's ref, whose hash entry the script writes.
+func encodeRecord(r Reminder, ref string) []byte {
+	b := make([]byte, 0, 5+len(ref)+len(r.Payload))
+	b = append(b, "~1,"...)
+	b = append(b, ref...)
 	b = append(b, '\n')
 	return append(b, r.Payload...)
 }

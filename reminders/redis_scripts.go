@@ -27,6 +27,7 @@ var (
 	scriptGet      = loadScript("get")
 	scriptDead     = loadScript("dead")
 	scriptDelete   = loadScript("delete_dead")
+	scriptStats    = loadScript("stats")
 )
 
 func loadScript(name string) *redis.Script {

@@ -2,6 +2,7 @@ package reminders
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -27,9 +28,11 @@ func TestSettleSameIDTwice(t *testing.T) {
 		require.NoError(t, s.Schedule(ctx, Reminder{ID: id, Kind: "k", DueAt: time.Now().Add(-time.Second)}))
 	}
 	// claim takes every due reminder and returns each one's version.
+	calls := 0
 	claim := func() map[string]string {
 		now := time.Now().UnixMilli()
-		res, err := scriptClaim.Run(ctx, r.Client, k.all(), now, now+60_000, 100, claimBytes, 4, expiredBatch).Slice()
+		calls++ // each call its own token
+		res, err := scriptClaim.Run(ctx, r.Client, k.all(), now, now+60_000, 100, claimBytes, 4, expiredBatch, strconv.Itoa(calls), "").Slice()
 		require.NoError(t, err)
 		got := map[string]string{}
 		claimed := res[0].([]any)
@@ -49,9 +52,13 @@ func TestSettleSameIDTwice(t *testing.T) {
 		require.NoError(t, err)
 		return res
 	}
+	// record reads a reminder's record as Get does: a pending one in the
+	// full form, with its due time in the index.
 	record := func(id string) (record, bool) {
-		v, err := r.Client.HGet(ctx, k.rec, id).Result()
-		if err != nil {
+		res, err := scriptGet.Run(ctx, r.Client, k.all(), id).Slice()
+		require.NoError(t, err)
+		v, ok := res[0].(string)
+		if !ok {
 			return record{}, false
 		}
 		rec, err := parseRecord(v)
@@ -89,7 +96,7 @@ func TestSettleSameIDTwice(t *testing.T) {
 		rec, ok := record(id)
 		require.True(t, ok, id)
 		assert.Equal(t, 2, rec.attempt, "%s: retried once, the ack after it ignored", id)
-		due, err := r.Client.ZScore(ctx, k.due, id).Result()
+		due, err := r.Client.ZScore(ctx, k.bucket(dueBucket(id)), id).Result()
 		require.NoError(t, err, id)
 		assert.Equal(t, float64(later), due, id)
 		assert.Equal(t, "boom", r.Client.HGet(ctx, k.err, id).Val(), id)

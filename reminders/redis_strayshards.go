@@ -25,7 +25,7 @@ func (s *RedisScheduler) checkStrayShards(ctx context.Context, log *slog.Logger)
 	cmds := make([]*redis.IntCmd, strayShardsChecked)
 	for i := range cmds {
 		k := newShardKeys(s.opts.prefix, n+i)
-		cmds[i] = pipe.Exists(ctx, k.due, k.lease, k.dead)
+		cmds[i] = pipe.Exists(ctx, k.heads, k.due, k.lease, k.dead)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return

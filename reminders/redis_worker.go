@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -98,6 +99,7 @@ func (s *RedisScheduler) Run(ctx context.Context, h Handler) error {
 		settleQ:  make(chan *settleReq),
 
 		shards:   make([]shardState, len(s.keys)),
+		tokens:   make([]atomic.Uint64, len(s.keys)),
 		claims:   make(chan claimResult, len(s.keys)),
 		measured: make(chan measureResult, 1),
 	}
@@ -146,9 +148,12 @@ type worker struct {
 	// next turn: a stale or forced clock stays stale while Redis is down.
 	measureFails   int
 	measureRetryAt time.Time
-	claims         chan claimResult   // capacity: one claim per shard at a time
-	measured       chan measureResult // capacity 1: one measurement at a time
-	calls          sync.WaitGroup
+	claims         chan claimResult // capacity: one claim per shard at a time
+	// tokens[sh] is the token of the last claim call on shard sh whose
+	// reply was read, 0 for none: the next call drops its memo (claim.lua).
+	tokens   []atomic.Uint64
+	measured chan measureResult // capacity 1: one measurement at a time
+	calls    sync.WaitGroup
 
 	base         context.Context // handlers' parent: ctx's values, our cancellation
 	stopHandlers context.CancelFunc
@@ -334,11 +339,17 @@ func (w *worker) claim(ctx context.Context, sh, max int) (int64, error) {
 	// until its lease expires.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisOpTimeout)
 	defer cancel()
+	// The call's token lets a run of it that go-redis sends again (the
+	// first reply lost with its connection) return what the first run
+	// claimed (claim.lua).
+	token := rand.Uint64() | 1
 	res, err := scriptClaim.Run(cctx, w.s.client, w.s.keys[sh].all(),
-		now, deadline, max, claimBytes, w.o.maxRetries+1, expiredBatch).Slice()
+		now, deadline, max, claimBytes, w.o.maxRetries+1, expiredBatch,
+		strconv.FormatUint(token, 36), tokenArg(w.tokens[sh].Load())).Slice()
 	if err != nil {
 		return 0, unavailable(err)
 	}
+	w.tokens[sh].Store(token)
 	if len(res) != 6 {
 		return 0, unavailable(fmt.Errorf("claim: unexpected reply %v", res))
 	}
@@ -374,6 +385,14 @@ func (w *worker) claim(ctx context.Context, sh, max int) (int64, error) {
 		}
 	}
 	return nextAt, nil
+}
+
+// tokenArg is a claim token as claim.lua takes it: base 36, ” for none.
+func tokenArg(t uint64) string {
+	if t == 0 {
+		return ""
+	}
+	return strconv.FormatUint(t, 36)
 }
 
 // buried reports a reminder dead-lettered without a handler's error: a

@@ -22,19 +22,19 @@ import (
 	"github.com/sytefy/kit/reminders"
 )
 
-// isClaim recognises the worker's claim script calls: 6 keys, then 6
+// isClaim recognises the worker's claim script calls: 8 keys, then 8
 // arguments of which the 4th is the 1 MiB byte bound and the 6th the
 // expired-lease batch of 100.
 func isClaim(cmd redis.Cmder) bool {
 	a := cmd.Args()
-	if len(a) != 15 {
+	if len(a) != 19 { // evalsha, sha, numkeys, 8 keys, 8 arguments
 		return false
 	}
 	name := fmt.Sprint(a[0])
 	if name != "evalsha" && name != "eval" {
 		return false
 	}
-	return fmt.Sprint(a[12]) == fmt.Sprint(1<<20) && fmt.Sprint(a[14]) == "100"
+	return fmt.Sprint(a[14]) == fmt.Sprint(1<<20) && fmt.Sprint(a[16]) == "100"
 }
 
 // claimSpy is a go-redis hook that recognises the worker's claim script

@@ -2,7 +2,7 @@
 -- It reads the IDs in order and stops once the records read reach the
 -- byte bound (always reading at least one), so one call stays small
 -- however large the payloads are; the caller asks again for the rest.
--- KEYS: due, rec, lease, dead, err, seq
+-- KEYS: due, rec, lease, dead, err, seq, heads, kinds
 -- ARGV[1]: stop once this many record bytes are read
 -- ARGV[2..]: ids
 -- Returns: 4 values per ID read: id, died at (Unix ms) or false when it is

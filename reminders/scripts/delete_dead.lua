@@ -1,6 +1,6 @@
 -- delete_dead.lua: delete dead reminders for good: each one's dead entry,
 -- record and last error. IDs that are not dead are left alone.
--- KEYS: due, rec, lease, dead, err, seq
+-- KEYS: due, rec, lease, dead, err, seq, heads, kinds
 -- ARGV[1]: 'ids' then the IDs, or 'before' then a time (Unix ms) and a
 --   count: the dead reminders that died before that time, oldest first, up
 --   to that many (the Go side calls again for the rest)

@@ -1,5 +1,5 @@
 -- extend.lua: renew the leases of running handlers.
--- KEYS: due, rec, lease, dead, err, seq
+-- KEYS: due, rec, lease, dead, err, seq, heads, kinds
 -- ARGV[1]: new lease deadline, Unix ms (by the worker's estimate of this
 --   server's clock); ARGV[2]: the lease's length, ms
 -- ARGV[3..]: 2 values per claim: id, version

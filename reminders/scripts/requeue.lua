@@ -1,12 +1,12 @@
--- requeue.lua: move a dead reminder back to due with attempt 1, a new
--- version and no last error. It keeps its DueAt, which has passed, so it is
+-- requeue.lua: move a dead reminder back to due with attempt 1, as a
+-- pending record, and no last error. It keeps its DueAt, which has passed, so it is
 -- due at once (and its lateness stays true).
--- KEYS: due, rec, lease, dead, err, seq
+-- KEYS: due, rec, lease, dead, err, seq, heads, kinds
 -- ARGV[1]: wake channel; ARGV[2]: shard index; ARGV[3]: id;
 -- ARGV[4]: the version of the record as the Go side read and checked it
 --   (its checks are stricter than parse's: a Kind's characters), or ''
 --   when it found the record missing or corrupt
--- Returns: the new record when requeued; 0 when the ID is not dead; -1
+-- Returns: the record as it was, with attempt 1, when requeued; 0 when the ID is not dead; -1
 -- when it is dead but its record is corrupt (it stays dead); -2 when the
 -- record is no longer the one the Go side checked (read it again).
 local id = ARGV[3]
@@ -15,11 +15,10 @@ local rec = redis.call('HGET', K.rec, id)
 local p = parse(rec)
 if not p or ARGV[4] == '' then return -1 end
 if p.v ~= ARGV[4] then return -2 end
-local before = head(K.due)
-rec = rewrite(rec, p, newVersion(K.seq), 1, p.d)
+local before = dueHead(K)
 redis.call('ZREM', K.dead, id)
 redis.call('HDEL', K.err, id)
-redis.call('HSET', K.rec, id, rec)
-redis.call('ZADD', K.due, p.d, id)
-wake(K.due, before, ARGV[1], ARGV[2])
-return rec
+redis.call('HSET', K.rec, id, pending(rec, p, 1))
+dueAdd(K, id, p.d)
+wake(K, before, ARGV[1], ARGV[2])
+return p.v .. ',1,' .. p.d .. ',' .. string.sub(rec, p.k)

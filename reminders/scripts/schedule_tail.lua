@@ -1,12 +1,11 @@
 -- schedule_tail.lua: the last command of a ScheduleMany transaction on one
 -- shard (redis_batch.go), after its writes: what schedule.lua does for one
 -- reminder besides storing it. It wakes sleeping workers when one of the
--- batch's reminders is now the head of the due set (a tie with an earlier
--- member leaves the head's time as it was, and nothing to tell), and reads
+-- batch's reminders is now the earliest due (see schedule.lua), and reads
 -- the server's TIME when asked. Sent with EVAL, never EVALSHA: inside
 -- MULTI, a NOSCRIPT reply would come only at EXEC, too late to send the
 -- body instead.
--- KEYS: due (of the shard)
+-- KEYS: heads (of the shard)
 -- ARGV[1]: wake channel, or '' when the batch is due too far ahead for a
 --   wake-up to matter (see wakeHorizon); ARGV[2]: shard index;
 -- ARGV[3]: the batch's earliest due time, Unix ms;

@@ -3,15 +3,16 @@
 -- (still leased, same version): a reminder rescheduled, cancelled,
 -- released or taken back meanwhile is left as it is now.
 --   ack:   the handler succeeded; the reminder is deleted.
---   retry: due again at the given time with attempt+1 and the error kept.
+--   retry: pending again at the given time with attempt+1 and the error
+--          kept.
 --   dead:  moved to the dead set with the error; its record is kept.
--- KEYS: due, rec, lease, dead, err, seq
+-- KEYS: due, rec, lease, dead, err, seq, heads, kinds
 -- ARGV[1]: now, Unix ms; ARGV[2]: wake channel; ARGV[3]: shard index
 -- ARGV[4..]: 5 values per outcome: op ('ack', 'retry', 'dead'), id,
 --   version, retry due ms (retry; else ignored), error text (retry, dead)
 -- Returns: one integer per outcome, 1 applied or 0 stale.
 local now = ARGV[1]
-local before = head(K.due)
+local before = dueHead(K)
 -- Every outcome's lease and record are read with one ZMSCORE and one
 -- HMGET, and acks are applied with one ZREM and two HDELs: a command
 -- called from Lua costs about as much as the work it does on one member.
@@ -38,8 +39,8 @@ for i = 1, n do
     if op == 'ack' then
       table.insert(acked, id)
     elseif op == 'retry' then
-      redis.call('HSET', K.rec, id, rewrite(rec, p, newVersion(K.seq), p.a + 1, p.d))
-      redis.call('ZADD', K.due, at, id)
+      redis.call('HSET', K.rec, id, pending(rec, p, p.a + 1))
+      dueAdd(K, id, at)
       redis.call('HSET', K.err, id, msg)
     else
       redis.call('ZADD', K.dead, now, id)
@@ -53,5 +54,5 @@ if #acked > 0 then
   redis.call('HDEL', K.rec, unpack(acked))
   redis.call('HDEL', K.err, unpack(acked))
 end
-wake(K.due, before, ARGV[2], ARGV[3])
+wake(K, before, ARGV[2], ARGV[3])
 return res
