@@ -32,6 +32,9 @@
 //     says. Redis purges keys by TTL; no sweeper runs.
 //   - Revoke-all is complete: once RevokeAllForUser returns, no session of
 //     the user remembered or rotated before the call is active anywhere.
+//   - Revocation holds: a revoked ID is spent until its session's own
+//     expiry, so no Remember, however late it reaches the backend, makes
+//     it active again.
 //   - Rotation is single-use: of any number of concurrent Rotate calls for
 //     one ID, on any number of instances, exactly one creates a successor.
 //   - No leak: every key expires with what it holds, and an index of a
@@ -49,16 +52,23 @@
 //
 //	refresh:{user}                  sorted set of the user's sessions, by expiry
 //	refresh:{user}:jti              the session: JSON uid, fam, iat, exp, meta
-//	refresh:{user}:rotated:jti      tombstone of a rotated session
+//	refresh:{user}:rotated:jti      tombstone of a rotated or revoked session
 //
-// A tombstone lasts until its session would have expired, by both the
-// rotating store's clock and Redis's (whichever reads earlier), so that
-// reuse is told from an unknown ID (RFC 9700 §4.14.2) on an instance whose
-// clock agrees with either. Session keys and the index expire at their
-// expiry by Redis's clock; see [WithClock] for what clock skew does. So a
-// user's keys are its live sessions, plus a tombstone for every rotation
-// whose old session has not yet expired: with sliding expiry, one per
-// refresh over a refresh token's lifetime.
+// A rotation's tombstone makes reuse of the old ID detectable; a
+// revocation's (left by Revoke, RevokeAllForUser and reuse detection for
+// every active session they end) keeps a revoked ID from being remembered
+// again. Either makes its ID spent: Remember refuses it, and Rotate
+// refuses it for a successor. The key keeps the name it had before
+// revocations left tombstones, so that the tombstones already stored
+// still count. A tombstone lasts until its session would have expired, by
+// both the writing store's clock and Redis's (whichever reads earlier), so
+// that reuse is told from an unknown ID (RFC 9700 §4.14.2) on an instance
+// whose clock agrees with either. Session keys and the index expire at
+// their expiry by Redis's clock; see [WithClock] for what clock skew does.
+// So a user's keys are its live sessions, plus a tombstone for every
+// session rotated or revoked that has not yet expired: with sliding
+// expiry, one per refresh over a refresh token's lifetime, and one per
+// logout.
 //
 // Redis must not evict keys (maxmemory-policy noeviction, or no
 // maxmemory; every key here has a TTL, so the volatile-* policies evict
@@ -99,14 +109,26 @@
 //
 // go-redis sends a command again, on a new connection, when it lost the
 // reply to it (a connection that dropped, a read that timed out), up to
-// MaxRetries times; Redis may then run a script twice for one call. Every
-// script here is safe to run twice: Remember, Revoke and RevokeAllForUser
-// do the same thing again, and Rotate recognises its own first run (by a
-// nonce it keeps in the tombstone) and returns the successor that run
-// created, rather than taking the token for a reused one. Only counts can
-// come out wrong, as what the second run found left: Revoke's and
-// RevokeAllForUser's, a reuse's count of sessions revoked, and Remember's
-// evictions (then neither logged nor observed).
+// MaxRetries times; Redis may then run a script twice for one call, and
+// not always in order: the first attempt, held up on the way (a stalled
+// path, a proxy), can reach Redis after the retry, and after other calls
+// that followed the retry's success. Every script here is safe to run
+// twice, in either order. Revoke and RevokeAllForUser do the same thing
+// again. Remember stores the same session again, but never one revoked
+// in between: Revoke, RevokeAllForUser and reuse detection leave a
+// tombstone for every session they end, and Remember refuses its ID
+// until that session's own expiry, as it refuses a rotated one (so a
+// Remember whose retry comes after a revocation returns an error wrapping
+// ErrInvalid, for a session that was stored and is now revoked). Rotate
+// recognises its own first run (by a nonce it keeps in the tombstone) and
+// returns the successor that run created, rather than taking the token
+// for a reused one. Only counts can come out wrong, as what the second run
+// found left: Revoke's and RevokeAllForUser's, a reuse's count of
+// sessions revoked, and Remember's evictions (then neither logged nor
+// observed). A session evicted over [WithMaxSessionsPerUser] leaves no
+// tombstone, so a late run of its Remember can store it again (evicting
+// another in its place): eviction bounds a user's sessions, it is not a
+// logout.
 //
 // Each user may have at most [WithMaxSessionsPerUser] live sessions (1000
 // by default); remembering one more evicts the one that expires first. The

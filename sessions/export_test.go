@@ -39,5 +39,6 @@ func SessionKey(prefix, userID, id string) string { return keyspace{prefix}.sess
 // IndexKey is the Redis key of userID's index under prefix.
 func IndexKey(prefix, userID string) string { return keyspace{prefix}.index(userID) }
 
-// TombstoneKey is the Redis key of the tombstone of a rotated session.
+// TombstoneKey is the Redis key of the tombstone of a rotated or revoked
+// session.
 func TombstoneKey(prefix, userID, id string) string { return keyspace{prefix}.tombstone(userID, id) }

@@ -7,8 +7,10 @@ import "strings"
 //	refresh:{u}              index: sorted set of the user's session members,
 //	                         score = expiry (Unix ms)
 //	refresh:{u}:<jti>        session: JSON value, PXAT its expiry
-//	refresh:{u}:rotated:<jti> tombstone of a rotated session, until its
-//	                         expiry by both Redis's clock and the rotator's
+//	refresh:{u}:rotated:<jti> tombstone of a rotated or revoked session,
+//	                         until its expiry by both Redis's clock and the
+//	                         writer's (the infix predates revocation
+//	                         tombstones, and stays so that stored ones count)
 //
 // u and jti are escaped (see escape), so that the user's part is exactly
 // what lies between the first '{' and the first '}' — Redis Cluster's hash

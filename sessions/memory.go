@@ -56,9 +56,15 @@ func (m *MemoryStore) Remember(ctx context.Context, s Session) error {
 	}
 	m.mu.Lock()
 	m.purge(now.UnixMilli())
+	// A tombstone makes the ID spent until its session's expiry (purge has
+	// dropped those over by this clock); see remember.lua.
 	if u := m.users[s.UserID]; u != nil && u.tombs[s.ID] != nil {
+		revoked := u.tombs[s.ID].revoked
 		m.mu.Unlock()
-		return errSpent // see remember.lua
+		if revoked {
+			return errRevokedID
+		}
+		return errSpent
 	}
 	m.put(&memEntry{userID: s.UserID, id: s.ID, exp: s.ExpiresAt.UnixMilli(), s: s})
 	evicted := m.evict(s.UserID, s.ID)
@@ -101,9 +107,9 @@ func (m *MemoryStore) Revoke(ctx context.Context, userID, id string) error {
 	m.mu.Lock()
 	m.purge(m.now().UnixMilli())
 	if e := m.session(userID, id); e != nil {
-		m.drop(e)
+		m.revoke(e)
 		n = 1
-	} else if u := m.users[userID]; u != nil && u.tombs[id] != nil {
+	} else if u := m.users[userID]; u != nil && u.tombs[id] != nil && !u.tombs[id].revoked {
 		// A rotated ID: its family goes (revoke.lua says why). purge has
 		// dropped the tombstones over by this clock.
 		n = m.revokeFamily(u, u.tombs[id].family)
@@ -126,7 +132,7 @@ func (m *MemoryStore) RevokeAllForUser(ctx context.Context, userID string) (int,
 	m.purge(m.now().UnixMilli())
 	if u := m.users[userID]; u != nil {
 		for _, e := range u.sessions {
-			m.drop(e)
+			m.revoke(e)
 			n++
 		}
 	}
@@ -192,6 +198,15 @@ func (m *MemoryStore) put(e *memEntry) {
 	}
 	byID[e.id] = e
 	heap.Push(&m.expiry, e)
+}
+
+// revoke deletes session e, active (purge ran first), and leaves its
+// revocation tombstone until its expiry: the ID is spent, as in
+// revoke.lua. The tombstone goes in first, so that the user's entry
+// stays while callers walk its sessions. Caller holds mu for writing.
+func (m *MemoryStore) revoke(e *memEntry) {
+	m.put(&memEntry{userID: e.userID, id: e.id, exp: e.exp, tomb: true, revoked: true})
+	m.drop(e)
 }
 
 // drop deletes e. Caller holds mu for writing.

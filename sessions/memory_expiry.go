@@ -10,9 +10,11 @@ type memEntry struct {
 
 	// a session
 	s Session
-	// a tombstone: the successor's ID, when the rotation happened (Unix
+	// a tombstone: of a revocation (revoked; nothing else is set), or of
+	// a rotation: the successor's ID, when the rotation happened (Unix
 	// ms), and the family
 	tomb      bool
+	revoked   bool
 	next      string
 	rotatedAt int64
 	family    string

@@ -33,7 +33,7 @@ func (m *MemoryStore) rotate(now int64, oldID string, next Session) rotation {
 	old := u.sessions[oldID]
 	if old == nil {
 		t := u.tombs[oldID]
-		if t == nil {
+		if t == nil || t.revoked {
 			return rotation{outcome: rotNotActive}
 		}
 		// Grace covers the immediate predecessor only: its successor must
@@ -68,13 +68,14 @@ func (m *MemoryStore) rotate(now int64, oldID string, next Session) rotation {
 	return rotation{outcome: rotRotated, successor: copySession(next)}
 }
 
-// revokeFamily drops the user's sessions of one family and returns how
-// many there were (all active: purge ran first).
+// revokeFamily revokes the user's sessions of one family, each leaving
+// its revocation tombstone, and returns how many there were (all active:
+// purge ran first).
 func (m *MemoryStore) revokeFamily(u *memUser, family string) int {
 	n := 0
 	for _, e := range u.sessions {
 		if e.s.FamilyID == family {
-			m.drop(e)
+			m.revoke(e)
 			n++
 		}
 	}

@@ -112,7 +112,8 @@ func WithRotationGrace(d time.Duration) Option {
 
 // WithMaxSessionsPerUser sets how many live sessions a user may have
 // (1..MaxSessionsPerUserLimit): remembering one more evicts the one that
-// expires first. Default: DefaultMaxSessionsPerUser (1000).
+// expires first. An evicted session leaves no tombstone: its ID may be
+// remembered again. Default: DefaultMaxSessionsPerUser (1000).
 func WithMaxSessionsPerUser(n int) Option {
 	return func(o *options) error {
 		if n < 1 || n > MaxSessionsPerUserLimit {
@@ -145,8 +146,9 @@ func WithLogger(l *slog.Logger) Option {
 // PEXPIREAT: one clock for both, so the index always outlives the keys it
 // finds), so a store whose clock runs d behind Redis's finds a session
 // gone up to d before its ExpiresAt: it fails closed, never late. A
-// rotated session's tombstone lasts until its expiry by both clocks, so
-// reuse detection holds on either. Default: time.Now.
+// rotated or revoked session's tombstone lasts until its expiry by both
+// clocks, so reuse detection, and the refusal to remember a revoked ID,
+// hold on either. Default: time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error {
 		if now == nil {

@@ -79,7 +79,8 @@ func NewRedisStore(client redis.UniversalClient, opts ...Option) (*RedisStore, e
 
 // Remember implements Store: one script writes the session key (PXAT its
 // expiry) and its index entry together, so RevokeAllForUser always finds
-// it.
+// it. The same script refuses a spent ID (one with a tombstone: rotated
+// or revoked) and evicts the sessions over the per-user limit.
 func (s *RedisStore) Remember(ctx context.Context, sess Session) error {
 	now := s.now()
 	sess, err := prepare(sess, now, "")
@@ -93,7 +94,10 @@ func (s *RedisStore) Remember(ctx context.Context, sess Session) error {
 	if err != nil {
 		return s.unavailable(ctx, "Remember", err)
 	}
-	if evicted < 0 {
+	switch {
+	case evicted == -2:
+		return errRevokedID
+	case evicted < 0:
 		return errSpent
 	}
 	s.evicted(ctx, sess.UserID, evicted)
@@ -128,7 +132,9 @@ func (s *RedisStore) IsActive(ctx context.Context, userID, id string) (bool, err
 	return s.now().UnixMilli() < exp, nil
 }
 
-// Revoke implements Store.
+// Revoke implements Store with one script, which leaves a revocation
+// tombstone (refresh:{user}:rotated:jti) for each active session it ends,
+// expiring with it.
 func (s *RedisStore) Revoke(ctx context.Context, userID, id string) error {
 	if err := checkID("userID", userID); err != nil {
 		return err
@@ -148,7 +154,7 @@ func (s *RedisStore) Revoke(ctx context.Context, userID, id string) error {
 // RevokeAllForUser implements Store: one script walks the user's index and
 // deletes every session key in it, then the index. It counts the active
 // sessions by their index entries, scored by expiry, without reading the
-// values.
+// values, and leaves a revocation tombstone for each, expiring with it.
 func (s *RedisStore) RevokeAllForUser(ctx context.Context, userID string) (int, error) {
 	if err := checkID("userID", userID); err != nil {
 		return 0, err

@@ -48,3 +48,10 @@ func (c core) finishRotate(ctx context.Context, userID, oldID string, r rotation
 // token stays spent until its session's own expiry, when its tombstone
 // goes (reuse of it must still be detected meanwhile).
 var errSpent = invalid("ID", "rotated already: a spent refresh token's ID is not remembered again")
+
+// errRevokedID is Remember's error for an ID whose session was revoked
+// (Revoke, RevokeAllForUser, or reuse detection revoking its family): it
+// stays spent until that session's own expiry, when its tombstone goes,
+// so that a Remember that reaches the backend late (a client's retry
+// whose first attempt arrives last) cannot undo the revocation.
+var errRevokedID = invalid("ID", "revoked already: a revoked session's ID is not remembered again before its expiry")

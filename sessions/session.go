@@ -49,12 +49,17 @@ type Session struct {
 // wrapping ErrUnavailable when the backend fails or ctx ends first.
 type Store interface {
 	// Remember stores s. Remembering an ID that is already stored replaces
-	// it; an ID that was rotated is spent until its session's own expiry,
-	// and Remember refuses it (ErrInvalid, nothing written), as Rotate
-	// refuses it for a successor: stored again, it would be active, and
-	// its reuse no longer detected. When the user already has the maximum
-	// number of sessions (WithMaxSessionsPerUser), the one that expires
-	// first, other than s, is evicted.
+	// it. An ID that was rotated or revoked is spent until its session's
+	// own expiry, and Remember refuses it with an error wrapping ErrInvalid
+	// (field ID; the message says "rotated already" or "revoked
+	// already"), writing nothing, as Rotate refuses it for a successor. A
+	// rotated ID stored again would be active, and its reuse no longer
+	// detected; a revoked one would undo its revocation, which a Remember
+	// that reaches the backend late (a client's first attempt, delayed on
+	// the way, arriving after its retry succeeded and after a Revoke) must
+	// not do. When the user already has the maximum number of sessions
+	// (WithMaxSessionsPerUser), the one that expires first, other than s,
+	// is evicted.
 	Remember(ctx context.Context, s Session) error
 
 	// IsActive reports whether the session is stored, not revoked and not
@@ -71,6 +76,11 @@ type Store interface {
 	// §4.14.2); Rotate with the ID stays reuse. Revoking an unknown,
 	// expired, already revoked or other user's ID returns nil and changes
 	// nothing.
+	//
+	// Every active session it ends leaves a tombstone until that
+	// session's own expiry: its ID is spent, and Remember refuses it (see
+	// Remember), so that no Remember, however late it reaches the backend,
+	// makes it active again. Rotate with it gets ErrNotActive.
 	Revoke(ctx context.Context, userID, id string) error
 
 	// RevokeAllForUser ends every session of the user ("log out
@@ -78,7 +88,10 @@ type Store interface {
 	// session remembered or rotated before the call started is active on
 	// any instance. A stored value that cannot be decoded (written by
 	// something else) is deleted too, and may count: the Redis store
-	// counts by expiry, without reading the values.
+	// counts by expiry, without reading the values. As with Revoke, each
+	// active session ended leaves a tombstone until its own expiry, so its
+	// ID is spent: Remember refuses it. New IDs of the user are not
+	// affected.
 	RevokeAllForUser(ctx context.Context, userID string) (int, error)
 
 	// Rotate spends the session oldID and creates its successor next
@@ -86,7 +99,8 @@ type Store interface {
 	// successor takes the old session's FamilyID (next.FamilyID must be ""
 	// or equal to it), and its Meta when next.Meta is empty (labels such
 	// as a device name then last the whole login; set next.Meta to replace
-	// them); next.ID must not be in use. The returned Session is the
+	// them); next.ID must not be in use, by a session or as a spent
+	// (rotated or revoked) ID. The returned Session is the
 	// stored successor.
 	//
 	// Of any number of concurrent calls for one oldID, on any number of

@@ -341,19 +341,61 @@ local function decode(raw, uid)
   return v
 end
 
--- read_tombstone decodes a tombstone (see rotate.lua, which writes it:
--- next, at, exp, fam and call), or returns nil when it is not one.
+-- A tombstone is of one of two kinds, under the same key:
+--   rotation:   {next, at, exp, fam, call}, written by rotate.lua for the
+--               old ID; presented again, the ID is reuse.
+--   revocation: {revoked = true, exp}, written by revoke_session for a
+--               session that Revoke, RevokeAllForUser or reuse detection
+--               ended; presented again, the ID is simply not active.
+-- Both last until the ended session's own expiry (exp, Unix ms), and both
+-- make the ID spent: Remember refuses it, and Rotate refuses it for a
+-- successor. A session key and a tombstone of one ID never stand together:
+-- Remember and Rotate delete a tombstone that is over before they write
+-- the session, and refuse the ID while it is not.
+
+-- read_tombstone decodes a tombstone of either kind (t.revoked tells
+-- which), or returns nil when it is not one.
 local function read_tombstone(raw)
   local ok, t = pcall(cjson.decode, raw)
-  if not ok or type(t) ~= 'table' or type(t.next) ~= 'string' or type(t.fam) ~= 'string'
-      or not tonumber(t.at) or not tonumber(t.exp) then
+  if not ok or type(t) ~= 'table' or not tonumber(t.exp) then
     return nil
   end
+  if t.revoked == true then
+    return t
+  end
+  if type(t.next) ~= 'string' or type(t.fam) ~= 'string' or not tonumber(t.at) then
+    return nil
+  end
+  t.revoked = nil
   return t
 end
 
+-- clock_lead returns how far Redis's clock (TIME) runs ahead of the
+-- caller's now (Unix ms), or 0 when it does not. A tombstone lasts until
+-- its session's expiry by both clocks (see rotate.lua): its PXAT is that
+-- expiry plus the lead. TIME in a script needs effects replication: the
+-- default since Redis 5.
+local function clock_lead(now)
+  local time = redis.call('TIME')
+  local redis_now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  return math.max(0, redis_now - now)
+end
+
+-- revoke_session leaves the revocation tombstone of the user's session
+-- member m (index), which expires at exp (Unix ms) and has just been
+-- deleted, so that a Remember of it that reaches Redis late (go-redis
+-- sends a script again on a new connection after a read timeout, and the
+-- first attempt may come after the retry) does not store it again. lead
+-- is clock_lead's.
+local function revoke_session(index, m, exp, lead)
+  local e = string.format('%.0f', exp)
+  redis.call('SET', index .. ':rotated:' .. m, cjson.encode({revoked = true, exp = e}),
+    'PXAT', string.format('%.0f', exp + lead))
+end
+
 -- revoke_family deletes every session of the user (index) whose family is
--- fam, and returns how many of them were active (expiry after now). head
+-- fam, leaves a revocation tombstone for each that was active (expiry
+-- after now), and returns how many those were. head
 -- is how every value of the user starts, up to and including '"fam":'
 -- (value.go valueHead). The user's session count is bounded (max
 -- sessions per user), so the walk is too; a per-family set would be one
@@ -392,15 +434,18 @@ local function revoke_family(index, head, fam, now)
   local prefix = head .. json_string(fam) .. ','
   local last = #prefix - 1
   local all = redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
-  local n = 0
+  local n, lead = 0, nil
   for i = 1, #all, 2 do
     local m = all[i]
     local key = index .. ':' .. m
     if redis.call('GETRANGE', key, 0, last) == prefix then
       redis.call('DEL', key)
       redis.call('ZREM', index, m)
-      if tonumber(all[i + 1]) > now then
+      local exp = tonumber(all[i + 1])
+      if exp > now then
         n = n + 1
+        lead = lead or clock_lead(now)
+        revoke_session(index, m, exp, lead)
       end
     end
   end

@@ -8,20 +8,32 @@
 -- ARGV[3]  session value (JSON)
 -- ARGV[4]  expiry (Unix ms)
 -- ARGV[5]  max sessions per user
--- Returns: the number of other sessions evicted (integer), or -1 when the
--- ID was rotated: spent, it is not stored again.
+-- Returns: the number of other sessions evicted (integer), or, when the
+-- ID is spent and is not stored again, -1 when it was rotated (or its
+-- tombstone does not decode) and -2 when it was revoked.
 local index, key = KEYS[1], KEYS[2]
 local member, exp, max = ARGV[2], ARGV[4], tonumber(ARGV[5])
 
 prune(index, ARGV[1])
--- A rotated ID stays spent while its tombstone stands, until its session's
--- own expiry by this clock (as in rotate.lua): stored again, it would be
--- active, and its reuse no longer detected. A tombstone that does not
--- decode counts too; one over by this clock is deleted.
+-- A rotated or revoked ID stays spent while its tombstone stands, until
+-- its session's own expiry by this clock (as in rotate.lua). A rotated
+-- one stored again would be active, and its reuse no longer detected. A
+-- revoked one stored again would undo the revocation: go-redis sends a
+-- script again on a new connection when a read timed out or the
+-- connection dropped, and the first attempt, delayed on the way, may
+-- reach Redis after the retry succeeded and after a Revoke or
+-- RevokeAllForUser that followed it. A tombstone that does not decode
+-- counts as a rotation's; one over by this clock is deleted.
 local traw = redis.call('GET', KEYS[3])
 if traw then
   local t = read_tombstone(traw)
-  if not t or tonumber(t.exp) > tonumber(ARGV[1]) then
+  if not t then
+    return -1
+  end
+  if tonumber(t.exp) > tonumber(ARGV[1]) then
+    if t.revoked then
+      return -2
+    end
     return -1
   end
   redis.call('DEL', KEYS[3])

@@ -1,5 +1,6 @@
 -- revoke.lua: ends one session, or, for a rotated ID, its family;
--- idempotent.
+-- idempotent. Every active session it ends leaves a revocation tombstone
+-- (lib.lua revoke_session), so that a late Remember cannot store it again.
 -- KEYS[1]  index
 -- KEYS[2]  session key
 -- KEYS[3]  tombstone key
@@ -21,6 +22,7 @@ if raw then
   redis.call('ZREM', index, ARGV[2])
   expire_index(index)
   if v and v.exp > now then
+    revoke_session(index, ARGV[2], v.exp, clock_lead(now))
     return 1
   end
   return 0
@@ -31,10 +33,10 @@ redis.call('ZREM', index, ARGV[2])
 -- family. A spent refresh token is presented by a client that missed its
 -- rotation or by whoever stole it; logging out with it must end the
 -- login either way (RFC 9700 §4.14.2). The tombstone stays, so that the
--- ID presented to Rotate is still reuse. A tombstone that does not
--- decode changes nothing.
+-- ID presented to Rotate is still reuse. A revocation tombstone (the ID
+-- was revoked already) or one that does not decode changes nothing.
 local t = read_tombstone(redis.call('GET', tomb) or '')
-if t and tonumber(t.exp) > now then
+if t and not t.revoked and tonumber(t.exp) > now then
   return revoke_family(index, ARGV[4], t.fam, now)
 end
 expire_index(index)

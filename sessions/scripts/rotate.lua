@@ -47,7 +47,8 @@ if not raw then
   end
   -- The tombstone lasts until old's own expiry by this clock, whatever its
   -- TTL on Redis's clock says.
-  if tonumber(t.exp) <= now then
+  -- A revoked ID (a revocation tombstone) is simply not active.
+  if tonumber(t.exp) <= now or t.revoked then
     return {'not_active'}
   end
   -- This very call, run a second time: go-redis sends a command again when
@@ -64,8 +65,9 @@ if not raw then
   end
   -- Grace covers the immediate predecessor only: its successor must still
   -- be the current session (not rotated, revoked or expired), and still of
-  -- old's family: after a revoke, an application may reuse the ID for a
-  -- session of another login, which old must not hand out.
+  -- old's family: once the successor has expired, an application may
+  -- reuse its ID for a session of another login, which old must not hand
+  -- out (a revoked successor's ID stays spent until its expiry).
   -- The window is [at - grace, at + grace) by the caller's clock: a
   -- caller whose clock reads a little earlier than the rotating
   -- instance's is within it, one far behind is not (it would stretch the
@@ -91,10 +93,11 @@ end
 if ARGV[9] ~= '' and ARGV[9] ~= old.fam then
   return {'family_mismatch'}
 end
--- next's ID is in use while a session or a tombstone holds it. A
--- tombstone counts until its session's expiry by this clock, as in the
--- tombstone branch above, not while Redis's clock keeps the key (prune
--- has already deleted the user's sessions expired by this clock).
+-- next's ID is in use while a session or a tombstone (of a rotation or a
+-- revocation) holds it. A tombstone counts until its session's expiry by
+-- this clock, as in the tombstone branch above, not while Redis's clock
+-- keeps the key (prune has already deleted the user's sessions expired by
+-- this clock).
 if redis.call('EXISTS', next_key) > 0 then
   return {'next_exists'}
 end
@@ -121,11 +124,8 @@ local old_exp = string.format('%.0f', old.exp)
 -- of old.exp - now) for instances behind the caller. An instant, not a
 -- length, also keeps miniredis right: it overflows a PX of more than 292
 -- years. Tombstones are not in the index, so their expiry need not be the
--- index's. TIME in a script needs effects replication: the default since
--- Redis 5.
-local time = redis.call('TIME')
-local redis_now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local tomb_at = string.format('%.0f', old.exp + math.max(0, redis_now - now))
+-- index's. Revocation tombstones follow the same rule (lib.lua).
+local tomb_at = string.format('%.0f', old.exp + clock_lead(now))
 -- A successor without Meta of its own takes old's, as stored: its JSON
 -- goes last, before the closing brace (the order Go writes).
 -- A non-empty object has a ':'; an empty one, or null, is left out.

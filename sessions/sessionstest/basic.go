@@ -73,13 +73,24 @@ func testRevokeIsIdempotent(t *testing.T, nh NewHarness) {
 	require.NoError(t, e.s.Revoke(e.ctx, "u", "o1"), "another user's ID")
 	assert.True(t, e.active(e.s, "other", "o1"), "another user's session is untouched")
 
-	// Revoking a user's every session leaves nothing of theirs behind.
-	before := keyNames(e.keys())
+	// Revoking a user's every session leaves nothing of theirs behind but
+	// one tombstone per session revoked, which lasts until that session's
+	// own expiry (Store.Revoke).
+	before := e.keys()
 	e.remember(e.session("w", "w1", time.Hour))
 	e.remember(e.session("w", "w2", 2*time.Hour))
 	require.NoError(t, e.s.Revoke(e.ctx, "w", "w2"))
 	require.NoError(t, e.s.Revoke(e.ctx, "w", "w1"))
-	assert.Equal(t, before, keyNames(e.keys()))
+	if added := e.keys(); added != nil {
+		for k := range before {
+			delete(added, k)
+		}
+		assert.Len(t, added, 2, "one tombstone per session revoked: %v", keyNames(added))
+		for k, ttl := range added {
+			assert.Greater(t, ttl, 59*time.Minute, k)
+			assert.LessOrEqual(t, ttl, 2*time.Hour+time.Second, "%s outlives its session", k)
+		}
+	}
 
 	// An expired one.
 	e.remember(e.session("u", "short", time.Minute))
@@ -157,6 +168,72 @@ func testRevokeAllForUser(t *testing.T, nh NewHarness) {
 	assert.Zero(t, n)
 }
 
+// testRememberRefusesARevokedID: a revoked ID is spent until its session's
+// own expiry, as a rotated one is: Remember refuses it (ErrInvalid, nothing
+// written) on every instance, and Rotate refuses it for a successor. So a
+// Remember that reaches the backend late (a client's first attempt,
+// delayed on the way, after the retry that succeeded and a revocation
+// that followed) cannot undo the revocation. This holds for Revoke, for
+// RevokeAllForUser and for a family revoked by reuse detection; new IDs of
+// the same user, and the same ID of another user, are unaffected.
+func testRememberRefusesARevokedID(t *testing.T, nh NewHarness) {
+	e := setup(t, nh)
+	refused := func(s sessions.Session, why string) {
+		t.Helper()
+		err := e.instance().Remember(e.ctx, s)
+		require.ErrorIs(t, err, sessions.ErrInvalid, why)
+		assert.Contains(t, err.Error(), "ID: revoked", why)
+		assert.False(t, e.active(e.s, s.UserID, s.ID), "%s: nothing written", why)
+	}
+
+	// Revoke.
+	a := e.session("u", "a", time.Hour)
+	e.remember(a)
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "a"))
+	refused(a, "the revoked session again")
+	refused(e.session("u", "a", 3*time.Hour), "a later expiry")
+	require.NoError(t, e.s.Revoke(e.ctx, "u", "a"), "revoking again is still nothing")
+	refused(a, "after a second Revoke")
+	_, err := e.rotate(e.s, "u", "a", "a2", time.Hour)
+	assert.ErrorIs(t, err, sessions.ErrNotActive, "a revoked ID is not active, and not reuse")
+
+	// RevokeAllForUser.
+	for _, id := range []string{"b", "c", "d"} {
+		e.remember(e.session("u", id, 2*time.Hour))
+	}
+	n, err := e.s.RevokeAllForUser(e.ctx, "u")
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	for _, id := range []string{"b", "c", "d"} {
+		refused(e.session("u", id, 2*time.Hour), id+", revoked by RevokeAllForUser")
+	}
+	e.remember(e.session("u", "fresh", time.Hour))
+	assert.True(t, e.active(e.instance(), "u", "fresh"), "a new ID of the same user")
+	e.remember(e.session("v", "b", time.Hour))
+	assert.True(t, e.active(e.s, "v", "b"), "the same ID of another user")
+	_, err = e.rotate(e.s, "u", "fresh", "b", time.Hour)
+	require.ErrorIs(t, err, sessions.ErrInvalid, "a revoked ID as a successor")
+	assert.Contains(t, err.Error(), "next.ID")
+	assert.True(t, e.active(e.s, "u", "fresh"), "the refused Rotate changed nothing")
+
+	// A family revoked by reuse detection.
+	_, err = e.rotate(e.s, "u", "fresh", "fresh2", time.Hour)
+	require.NoError(t, err)
+	_, err = e.rotate(e.s, "u", "fresh", "thief", time.Hour)
+	require.ErrorIs(t, err, sessions.ErrReuseDetected)
+	refused(e.session("u", "fresh2", time.Hour), "revoked with its family")
+
+	// At the revoked session's own expiry its tombstone is over, and the
+	// ID is free again; b's session had an hour more.
+	e.clk.Add(time.Hour)
+	e.remember(e.session("u", "a", time.Hour))
+	assert.True(t, e.active(e.s, "u", "a"))
+	refused(e.session("u", "b", time.Hour), "b before its expiry")
+	e.clk.Add(time.Hour)
+	e.remember(e.session("u", "b", time.Hour))
+	assert.True(t, e.active(e.s, "u", "b"))
+}
+
 // testRevokeAllUnderConcurrentRemember checks that RevokeAllForUser is
 // complete while sessions are being remembered on two instances: every
 // session remembered before a call started is inactive when it returns,
@@ -214,7 +291,9 @@ func testRevokeAllUnderConcurrentRemember(t *testing.T, nh NewHarness) {
 	}
 	assert.Empty(t, e.list("u"))
 	if keys := e.keys(); keys != nil {
-		assert.Empty(t, keys, "a key left behind is a session the index did not find")
+		// Each session revoked leaves its tombstone, until its expiry; a
+		// key more is a session the index did not find.
+		assert.Len(t, keys, len(done), "one tombstone per session, and nothing else")
 	}
 }
 

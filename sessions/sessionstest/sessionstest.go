@@ -74,6 +74,7 @@ func Run(t *testing.T, newHarness NewHarness) {
 		{"RevokeRotatedEndsFamily", testRevokeRotatedEndsFamily},
 		{"RevokeAllForUser", testRevokeAllForUser},
 		{"RevokeAllUnderConcurrentRemember", testRevokeAllUnderConcurrentRemember},
+		{"RememberRefusesARevokedID", testRememberRefusesARevokedID},
 		{"ListForUser", testListForUser},
 		{"MultiInstance", testMultiInstance},
 		{"MaxSessionsPerUser", testMaxSessionsPerUser},
