@@ -18,8 +18,8 @@
 //     shard, bounded by a timeout so that a slow Redis never hangs the
 //     scrape.
 //   - [Sessions] is a sessions.Observer: counters of remembered, rotated,
-//     reused, revoked sessions and of backend errors (the store failing
-//     closed).
+//     reused, revoked and evicted sessions and of backend errors (the
+//     store failing closed).
 //
 // Wiring:
 //

@@ -105,6 +105,7 @@ func ExampleNewSessions() {
 	// Output:
 	// true
 	// booking_sessions_reuse_detected_total 1
+	// booking_sessions_revoked_total{cause="evicted"} 0
 	// booking_sessions_revoked_total{cause="reuse_detected"} 1
 	// booking_sessions_revoked_total{cause="revoke"} 0
 	// booking_sessions_revoked_total{cause="revoke_all"} 0

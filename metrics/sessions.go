@@ -20,7 +20,8 @@ import (
 //	kit_sessions_revoke_calls_total        counter: successful Revoke calls, no-ops included
 //	kit_sessions_revoke_all_calls_total    counter: successful RevokeAllForUser calls
 //	kit_sessions_revoked_total{cause}      counter: active sessions ended, by cause:
-//	                                                "revoke", "revoke_all" or "reuse_detected" (the family revoked)
+//	                                                "revoke", "revoke_all", "reuse_detected" (the family revoked)
+//	                                                or "evicted" (by Remember, over WithMaxSessionsPerUser)
 //	kit_sessions_backend_errors_total      counter: operations that failed closed with ErrUnavailable
 //
 // Every series exists, at zero, from the first scrape. The events carry no
@@ -31,7 +32,7 @@ type Sessions struct {
 	revokedVec                                                             *prometheus.CounterVec
 	// The children of revokedVec, resolved once so that ObserveSession
 	// does no label lookup.
-	revokedByRevoke, revokedByRevokeAll, revokedByReuse prometheus.Counter
+	revokedByRevoke, revokedByRevokeAll, revokedByReuse, revokedByEviction prometheus.Counter
 }
 
 var (
@@ -61,13 +62,14 @@ func NewSessions(opts ...Option) (*Sessions, error) {
 		backendErrors:  counter("backend_errors_total", "Store operations that failed closed because the backend failed or the context ended."),
 		revokedVec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: o.namespace, Subsystem: "sessions", Name: "revoked_total",
-			Help:        "Active sessions ended, by cause: revoke, revoke_all or reuse_detected.",
+			Help:        "Active sessions ended, by cause: revoke, revoke_all, reuse_detected or evicted.",
 			ConstLabels: o.constLabels,
 		}, []string{"cause"}),
 	}
 	m.revokedByRevoke = m.revokedVec.WithLabelValues("revoke")
 	m.revokedByRevokeAll = m.revokedVec.WithLabelValues("revoke_all")
 	m.revokedByReuse = m.revokedVec.WithLabelValues("reuse_detected")
+	m.revokedByEviction = m.revokedVec.WithLabelValues("evicted")
 	return m, nil
 }
 
@@ -94,6 +96,8 @@ func (m *Sessions) ObserveSession(e sessions.Event) {
 	case sessions.EventRevokedAll:
 		m.revokeAllCalls.Inc()
 		m.revokedByRevokeAll.Add(n)
+	case sessions.EventEvicted:
+		m.revokedByEviction.Add(n)
 	case sessions.EventBackendError:
 		m.backendErrors.Inc()
 	}

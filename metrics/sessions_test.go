@@ -39,8 +39,9 @@ kit_sessions_revoke_calls_total 0
 # HELP kit_sessions_revoke_all_calls_total Successful RevokeAllForUser calls.
 # TYPE kit_sessions_revoke_all_calls_total counter
 kit_sessions_revoke_all_calls_total 0
-# HELP kit_sessions_revoked_total Active sessions ended, by cause: revoke, revoke_all or reuse_detected.
+# HELP kit_sessions_revoked_total Active sessions ended, by cause: revoke, revoke_all, reuse_detected or evicted.
 # TYPE kit_sessions_revoked_total counter
+kit_sessions_revoked_total{cause="evicted"} 0
 kit_sessions_revoked_total{cause="reuse_detected"} 0
 kit_sessions_revoked_total{cause="revoke"} 0
 kit_sessions_revoked_total{cause="revoke_all"} 0
@@ -69,12 +70,14 @@ func TestSessionsCountsEveryEventType(t *testing.T) {
 		{Type: sessions.EventRevokedAll, Count: 4},
 		{Type: sessions.EventRevokedAll, Count: 0},
 		{Type: sessions.EventRevokedAll, Count: -1}, // nonsense: counts the call, not -1 sessions
+		{Type: sessions.EventEvicted, Count: 2},
+		{Type: sessions.EventEvicted, Count: 1},
 		{Type: sessions.EventBackendError, Err: sessions.ErrUnavailable},
 		{Type: "from-the-future", Count: 7},
 	} {
 		m.ObserveSession(e)
 	}
-	want := sessionsExposition(sessionCounts{Remembered: 3, Rotated: 1, ReuseDetected: 1, RevokeCalls: 2, RevokeAllCalls: 3, RevokedByReuse: 2, RevokedByRevoke: 1, RevokedByRevokeAll: 4, BackendErrors: 1})
+	want := sessionsExposition(sessionCounts{Remembered: 3, Rotated: 1, ReuseDetected: 1, RevokeCalls: 2, RevokeAllCalls: 3, RevokedByReuse: 2, RevokedByRevoke: 1, RevokedByRevokeAll: 4, BackendErrors: 1, RevokedByEviction: 3})
 	assert.NoError(t, testutil.CollectAndCompare(m, strings.NewReader(want), sessionNames...))
 }
 
@@ -103,7 +106,8 @@ func TestSessionsStoreWorkload(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m, err := metrics.NewSessions()
 			require.NoError(t, err)
-			store := newStore(t, sessions.WithObserver(m), sessions.WithRotationGrace(time.Minute))
+			store := newStore(t, sessions.WithObserver(m), sessions.WithRotationGrace(time.Minute),
+				sessions.WithMaxSessionsPerUser(3))
 			ctx := context.Background()
 			exp := time.Now().Add(time.Hour)
 			remember := func(user, id string) {
@@ -137,6 +141,9 @@ func TestSessionsStoreWorkload(t *testing.T) {
 			n, err = store.RevokeAllForUser(ctx, "u2") // ends x and y
 			require.NoError(t, err)
 			require.Equal(t, 2, n)
+			for _, id := range []string{"p", "q", "r", "s"} { // the fourth evicts one
+				remember("u3", id)
+			}
 
 			cancelled, cancel := context.WithCancel(ctx)
 			cancel()
@@ -144,7 +151,7 @@ func TestSessionsStoreWorkload(t *testing.T) {
 			require.ErrorIs(t, err, sessions.ErrUnavailable)
 			require.False(t, active)
 
-			want := sessionsExposition(sessionCounts{Remembered: 5, Rotated: 2, ReuseDetected: 1, RevokeCalls: 2, RevokeAllCalls: 2, RevokedByReuse: 1, RevokedByRevoke: 1, RevokedByRevokeAll: 3, BackendErrors: 1})
+			want := sessionsExposition(sessionCounts{Remembered: 9, Rotated: 2, ReuseDetected: 1, RevokeCalls: 2, RevokeAllCalls: 2, RevokedByReuse: 1, RevokedByRevoke: 1, RevokedByRevokeAll: 3, BackendErrors: 1, RevokedByEviction: 1})
 			assert.NoError(t, testutil.CollectAndCompare(m, strings.NewReader(want), sessionNames...))
 		})
 	}
@@ -180,6 +187,7 @@ func TestSessionsBackendErrorsOnADeadRedis(t *testing.T) {
 type sessionCounts struct {
 	Remembered, Rotated, ReuseDetected, RevokeCalls, RevokeAllCalls    int
 	RevokedByReuse, RevokedByRevoke, RevokedByRevokeAll, BackendErrors int
+	RevokedByEviction                                                  int
 }
 
 // sessionsTemplate is the Sessions collector's exposition, HELP and TYPE
@@ -200,8 +208,9 @@ kit_sessions_revoke_calls_total {{.RevokeCalls}}
 # HELP kit_sessions_revoke_all_calls_total Successful RevokeAllForUser calls.
 # TYPE kit_sessions_revoke_all_calls_total counter
 kit_sessions_revoke_all_calls_total {{.RevokeAllCalls}}
-# HELP kit_sessions_revoked_total Active sessions ended, by cause: revoke, revoke_all or reuse_detected.
+# HELP kit_sessions_revoked_total Active sessions ended, by cause: revoke, revoke_all, reuse_detected or evicted.
 # TYPE kit_sessions_revoked_total counter
+kit_sessions_revoked_total{cause="evicted"} {{.RevokedByEviction}}
 kit_sessions_revoked_total{cause="reuse_detected"} {{.RevokedByReuse}}
 kit_sessions_revoked_total{cause="revoke"} {{.RevokedByRevoke}}
 kit_sessions_revoked_total{cause="revoke_all"} {{.RevokedByRevokeAll}}

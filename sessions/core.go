@@ -51,10 +51,14 @@ func (c core) reuse(ctx context.Context, userID, id, family string, revoked int)
 	return fmt.Errorf("%w: %d active %s of the family revoked", ErrReuseDetected, revoked, noun)
 }
 
+// evicted reports the n sessions Remember evicted over the per-user limit
+// (WithMaxSessionsPerUser): a DEBUG record and an EventEvicted, none when
+// n is 0.
 func (c core) evicted(ctx context.Context, userID string, n int) {
 	if n > 0 {
 		c.o.logger.LogAttrs(ctx, slog.LevelDebug, "sessions: evicted sessions over the per-user limit",
 			slog.String("user_id", userID), slog.Int("evicted", n), slog.Int("limit", c.o.maxPerUser))
+		c.observe(EventEvicted, n)
 	}
 }
 

@@ -142,5 +142,6 @@
 // [WithLogger] takes a *slog.Logger (default: discard): reuse and corrupt
 // stored values are logged at WARN with user_id and jti_hash, the first 8
 // hex digits of the ID's SHA-256. [WithObserver] receives an [Event] for
-// every state change and backend failure, for metrics.
+// every state change (evictions over [WithMaxSessionsPerUser] included,
+// as [EventEvicted]) and backend failure, for metrics.
 package sessions

@@ -69,8 +69,8 @@ func (m *MemoryStore) Remember(ctx context.Context, s Session) error {
 	m.put(&memEntry{userID: s.UserID, id: s.ID, exp: s.ExpiresAt.UnixMilli(), s: s})
 	evicted := m.evict(s.UserID, s.ID)
 	m.mu.Unlock()
-	m.evicted(ctx, s.UserID, evicted)
 	m.observe(EventRemembered, 0)
+	m.evicted(ctx, s.UserID, evicted)
 	return nil
 }
 

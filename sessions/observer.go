@@ -19,6 +19,11 @@ const (
 	EventRevoked EventType = "revoked"
 	// EventRevokedAll: RevokeAllForUser revoked Count active sessions.
 	EventRevokedAll EventType = "revoked_all"
+	// EventEvicted: Remember evicted Count sessions (at least 1), the
+	// user's that expire first, to keep the user within
+	// WithMaxSessionsPerUser. It follows that call's EventRemembered; a
+	// Remember that evicts nothing sends none.
+	EventEvicted EventType = "evicted"
 	// EventBackendError: an operation failed with ErrUnavailable (the
 	// backend failed or the context ended): the store failed closed. Err is
 	// the returned error.
@@ -31,7 +36,8 @@ type Event struct {
 	// Type says what happened.
 	Type EventType
 	// Count is the number of sessions revoked, for EventRevoked,
-	// EventRevokedAll and EventReuseDetected; 0 otherwise.
+	// EventRevokedAll and EventReuseDetected, or evicted, for
+	// EventEvicted; 0 otherwise.
 	Count int
 	// Err is the error returned, for EventBackendError.
 	Err error

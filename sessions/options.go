@@ -112,7 +112,8 @@ func WithRotationGrace(d time.Duration) Option {
 
 // WithMaxSessionsPerUser sets how many live sessions a user may have
 // (1..MaxSessionsPerUserLimit): remembering one more evicts the one that
-// expires first. An evicted session leaves no tombstone: its ID may be
+// expires first, which the Observer hears as an EventEvicted (and the
+// logger at DEBUG). An evicted session leaves no tombstone: its ID may be
 // remembered again. Default: DefaultMaxSessionsPerUser (1000).
 func WithMaxSessionsPerUser(n int) Option {
 	return func(o *options) error {

@@ -100,8 +100,8 @@ func (s *RedisStore) Remember(ctx context.Context, sess Session) error {
 	case evicted < 0:
 		return errSpent
 	}
-	s.evicted(ctx, sess.UserID, evicted)
 	s.observe(EventRemembered, 0)
+	s.evicted(ctx, sess.UserID, evicted)
 	return nil
 }
 

@@ -59,7 +59,7 @@ type Store interface {
 	// the way, arriving after its retry succeeded and after a Revoke) must
 	// not do. When the user already has the maximum number of sessions
 	// (WithMaxSessionsPerUser), the one that expires first, other than s,
-	// is evicted.
+	// is evicted (EventEvicted).
 	Remember(ctx context.Context, s Session) error
 
 	// IsActive reports whether the session is stored, not revoked and not

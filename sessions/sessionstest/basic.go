@@ -359,16 +359,22 @@ func testMaxSessionsPerUser(t *testing.T, nh NewHarness) {
 	assert.Equal(t, []string{"s2h", "s3h", "s4h"}, e.ids("u"))
 
 	// The fourth evicts the one that expires first, never itself.
+	e.events.take()
 	e.remember(e.session("u", "s1h", time.Hour))
 	assert.Equal(t, []string{"s1h", "s3h", "s4h"}, e.ids("u"))
 	assert.False(t, e.active(e.s, "u", "s2h"))
+	// An eviction is a state change: the observer hears of it.
+	evicted := []sessions.Event{{Type: sessions.EventRemembered}, {Type: sessions.EventEvicted, Count: 1}}
+	assert.Equal(t, evicted, e.events.take())
 
 	e.remember(e.session("u", "s5h", 5*time.Hour))
 	assert.Equal(t, []string{"s3h", "s4h", "s5h"}, e.ids("u"))
+	assert.Equal(t, evicted, e.events.take())
 
 	// Replacing a session does not count as one more.
 	e.remember(e.session("u", "s3h", 6*time.Hour))
 	assert.Equal(t, []string{"s4h", "s5h", "s3h"}, e.ids("u"))
+	assert.Equal(t, []sessions.Event{{Type: sessions.EventRemembered}}, e.events.take(), "nothing evicted")
 	// Rotation replaces one with one.
 	_, err := e.rotate(e.s, "u", "s4h", "s7h", 7*time.Hour)
 	require.NoError(t, err)
