@@ -19,42 +19,24 @@ import (
 // whatever the test did meanwhile, and the server runs the script a second
 // time, late. It is closed when the test ends.
 type Delayed struct {
-	ln       net.Listener
-	upstream string
+	*proxy
 	armed    atomic.Bool
 	drop     atomic.Bool
 	held     chan struct{} // closed when a call is held
 	release  chan struct{} // closed by Release
 	answered chan struct{} // closed when the server answered the held call
-	done     chan struct{} // closed when the proxy closes
 	relOnce  sync.Once
 	ansOnce  sync.Once
-	wg       sync.WaitGroup
-
-	mu    sync.Mutex
-	conns []net.Conn
 }
 
 // NewDelayed starts a proxy on a free loopback port to upstream
 // (host:port). Point a client at Addr.
 func NewDelayed(t testing.TB, upstream string) *Delayed {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("redistest: proxy: %v", err)
-	}
-	p := &Delayed{
-		ln: ln, upstream: upstream, held: make(chan struct{}), release: make(chan struct{}),
-		answered: make(chan struct{}), done: make(chan struct{}),
-	}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
+	p := &Delayed{held: make(chan struct{}), release: make(chan struct{}), answered: make(chan struct{})}
+	p.proxy = startProxy(t, upstream, p.connect)
 	return p
 }
-
-// Addr is the proxy's host:port.
-func (p *Delayed) Addr() string { return p.ln.Addr().String() }
 
 // Arm makes the proxy hold the next script call until Release; with drop,
 // it also closes that client's connection at once (the client sees EOF).
@@ -74,87 +56,39 @@ func (p *Delayed) Release() { p.relOnce.Do(func() { close(p.release) }) }
 // run the script.
 func (p *Delayed) Answered() <-chan struct{} { return p.answered }
 
-func (p *Delayed) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", p.upstream)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, s)
-		p.mu.Unlock()
-		var delayed atomic.Bool // this connection carries the held call
-		p.wg.Add(2)
-		// The held call's connection to the server stays open until the
-		// server has answered, even once the client has gone.
-		linger := func() {
-			if delayed.Load() {
-				select {
-				case <-p.answered:
-				case <-p.done:
-				}
-			}
-		}
-		go p.pipe(c, s, linger, func(b []byte) bool {
-			if !bytes.Contains(bytes.ToLower(b), []byte("eval")) || !p.armed.CompareAndSwap(true, false) {
-				return true
-			}
-			delayed.Store(true)
-			if p.drop.Load() {
-				_ = c.Close()
-			}
-			close(p.held)
-			select {
-			case <-p.release:
-				return true
-			case <-p.done:
-				return false
-			}
-		})
-		go p.pipe(s, c, func() {}, func([]byte) bool {
-			if delayed.Load() {
-				p.ansOnce.Do(func() { close(p.answered) })
-			}
+func (p *Delayed) connect(c, _ net.Conn) (up, down func([]byte) bool, linger func()) {
+	var delayed atomic.Bool // this connection carries the held call
+	up = func(b []byte) bool {
+		if !bytes.Contains(bytes.ToLower(b), []byte("eval")) || !p.armed.CompareAndSwap(true, false) {
 			return true
-		})
-	}
-}
-
-// pipe copies from src to dst while pass approves each chunk read, then
-// calls linger and closes both. A write to a closed dst ends it too.
-func (p *Delayed) pipe(src, dst net.Conn, linger func(), pass func([]byte) bool) {
-	defer p.wg.Done()
-	defer func() { linger(); _ = src.Close(); _ = dst.Close() }()
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if !pass(buf[:n]) {
-				return
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
 		}
-		if err != nil {
-			return
+		delayed.Store(true)
+		if p.drop.Load() {
+			_ = c.Close()
+		}
+		close(p.held)
+		select {
+		case <-p.release:
+			return true
+		case <-p.done:
+			return false
 		}
 	}
-}
-
-func (p *Delayed) close() {
-	close(p.done)
-	_ = p.ln.Close()
-	p.mu.Lock()
-	for _, c := range p.conns {
-		_ = c.Close()
+	down = func([]byte) bool {
+		if delayed.Load() {
+			p.ansOnce.Do(func() { close(p.answered) })
+		}
+		return true
 	}
-	p.mu.Unlock()
-	p.wg.Wait()
+	// The held call's connection to the server stays open until the
+	// server has answered, even once the client has gone.
+	linger = func() {
+		if delayed.Load() {
+			select {
+			case <-p.answered:
+			case <-p.done:
+			}
+		}
+	}
+	return up, down, linger
 }
