@@ -35,7 +35,9 @@ import (
 // 35 bytes, instead of a skiplist node and a dict entry, about 165. With
 // 1021 buckets a shard stays packed up to about 100,000 pending reminders;
 // past that, buckets turn into skiplists one by one, costing what one
-// sorted set would, and more shards (WithShards) pack again. The bucket
+// sorted set would, and more shards (WithShards) pack again. A bucket
+// holding an ID longer than zset-max-listpack-value (64 bytes by default)
+// is a skiplist too. The kinds hash keeps every Kind ever scheduled. The bucket
 // and claim keys are not in the scripts' KEYS, which Redis's scripting
 // docs ask for; they share the shard's hash tag, so every script still
 // touches one slot.

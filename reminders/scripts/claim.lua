@@ -27,9 +27,8 @@
 --   now} where claimed is {id, full record, ...}, retaken is {id, record
 --   header, ...} (back to due; the full form with the new attempt, no
 --   payload, for the log), dead is {id, reason, record header or false,
---   ...}, the next times are the
---   earliest heads and lease deadline left (false when empty; the due
---   time a lower bound, see lib.lua), and server now is the server's TIME
+--   ...}, the next times are the earliest head and lease deadline left
+--   (false when empty), and server now is the server's TIME
 --   in Unix ms.
 local t = redis.call('TIME')
 local serverNow = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
@@ -202,24 +201,16 @@ if #cands > 0 then
   end
 end
 
--- Each visited bucket's head is set exactly, or dropped with the bucket;
--- then the earliest heads are checked, so that the next due time a
--- worker sleeps until is rarely a stale lower bound (lib.lua).
-local function repair(b, score)
-  local h = redis.call('ZRANGE', bucketKey(K, b), 0, 0, 'WITHSCORES')
-  if not h[2] then
-    redis.call('ZREM', K.heads, b)
-  elseif not score or tonumber(score) ~= tonumber(h[2]) then
-    redis.call('ZADD', K.heads, h[2], b)
-  else
-    return true
-  end
-  return false
-end
-for _, b in ipairs(visited) do repair(b) end
+-- Each visited bucket's head is set again from the bucket, or dropped
+-- with it; then the earliest heads are checked, so that a head written by
+-- something else does not keep a worker waking early.
+for _, b in ipairs(visited) do setHead(K, b) end
 for _ = 1, 4 do
   local h = redis.call('ZRANGE', K.heads, 0, 0, 'WITHSCORES')
-  if not h[2] or repair(h[1], h[2]) then break end
+  if not h[2] then break end
+  local first = redis.call('ZRANGE', bucketKey(K, h[1]), 0, 0, 'WITHSCORES')
+  if first[2] and tonumber(first[2]) == tonumber(h[2]) then break end
+  setHead(K, h[1])
 end
 
 return reply()

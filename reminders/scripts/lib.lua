@@ -35,13 +35,15 @@
 -- skiplist node and a dict entry: bucket b of the shard is the sorted set
 -- <due key>:<b> (same hash tag, so same slot), ID -> due ms, where b is the
 -- ID read as a big-endian number modulo 1021 (dueBucket in keys.go). The
--- heads sorted set holds, for each bucket that may hold members, a lower
--- bound of its earliest due time: every add lowers it (ZADD LT), removals
--- leave it, and claim.lua, which visits the heads that are due, sets each
--- visited bucket's head exactly (or drops it when the bucket is empty). A
--- head that is too low only makes a worker look once too early. The due
--- key itself is the index as stored before the buckets existed: still read,
--- never written.
+-- heads sorted set holds, for each bucket with members, its earliest due
+-- time: an add lowers it (ZADD LT: exact, as the bucket's earliest can
+-- only move earlier), and every change that can move it later sets it
+-- again from the bucket (setHead): claim.lua for the buckets it takes
+-- from, cancel.lua, and a schedule that replaced reminders. A head found
+-- too low (written by something else) costs a claim call a look; stale
+-- heads that piled up would make due reminders wait behind them. The due
+-- key itself is the index as stored before the buckets existed: still
+-- read, never written.
 
 -- maxDue bounds a due time, in Unix ms either side of 1970: 2^53-1, as
 -- validate.go's maxDueMillis.
@@ -143,10 +145,25 @@ local function dueAdd(k, id, due)
   redis.call('ZADD', k.heads, 'LT', due, b)
 end
 
--- dueRem drops id from the due index; 1 if it was there, else 0. Its
--- bucket's head is left as it is: a lower bound still.
+-- setHead sets bucket b's head to its earliest due time, or drops it when
+-- the bucket is empty; it returns that time as Redis gave it, or nil.
+local function setHead(k, b)
+  local h = redis.call('ZRANGE', bucketKey(k, b), 0, 0, 'WITHSCORES')
+  if h[2] then
+    redis.call('ZADD', k.heads, h[2], b)
+  else
+    redis.call('ZREM', k.heads, b)
+  end
+  return h[2]
+end
+
+-- dueRem drops id from the due index, and sets its bucket's head again;
+-- 1 if it was there, else 0.
 local function dueRem(k, id)
-  return redis.call('ZREM', bucketKey(k, bucketOf(id)), id) + redis.call('ZREM', k.due, id)
+  local b = bucketOf(id)
+  local n = redis.call('ZREM', bucketKey(k, b), id)
+  if n > 0 then setHead(k, b) end
+  return n + redis.call('ZREM', k.due, id)
 end
 
 -- dueScore is id's due time in the index (a string), or false.
@@ -154,8 +171,8 @@ local function dueScore(k, id)
   return redis.call('ZSCORE', bucketKey(k, bucketOf(id)), id) or redis.call('ZSCORE', k.due, id)
 end
 
--- dueHead is a lower bound of the earliest due time in the index, or nil
--- when it is empty.
+-- dueHead is the earliest due time in the index (a lower bound of it,
+-- with a stale head), or nil when it is empty.
 local function dueHead(k)
   local h, l = head(k.heads), head(k.due)
   if h and l then return math.min(h, l) end

@@ -23,9 +23,10 @@
 -- lib.lua's preamble, and the arguments come laid out for HSET and ZADD:
 -- a fixed handful of calls, and one ZADD per due bucket, whatever the
 -- batch's size. When HSET reports every record new, no ID can have a
--- lease, a dead entry, a last error or an entry in the old due key (ack
--- and cancel delete those with the record; claim.lua stores '' for a
--- record it dead-letters as missing), and dropping them is skipped.
+-- lease, a dead entry, a last error, an entry in the old due key or one
+-- in its bucket that this batch moves later (ack and cancel delete those
+-- with the record; claim.lua stores '' for a record it dead-letters as
+-- missing), and dropping them and setting the heads again are skipped.
 local due, heads = KEYS[1], KEYS[7]
 local n, g, m = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local added = redis.call('HSET', KEYS[2], unpack(ARGV, 8, 7 + 2 * n))
@@ -45,6 +46,14 @@ if added < n then
   redis.call('ZREM', KEYS[3], unpack(ids))
   redis.call('ZREM', KEYS[4], unpack(ids))
   redis.call('HDEL', KEYS[5], unpack(ids))
+  -- A reminder rescheduled later may have been its bucket's earliest: the
+  -- heads of these buckets are set again from the buckets (lib.lua's
+  -- setHead; each bucket holds a reminder of this batch now).
+  for i = 0, m - 1 do
+    local b = ARGV[j + 2 * i + 1]
+    local h = redis.call('ZRANGE', due .. ':' .. b, 0, 0, 'WITHSCORES')
+    redis.call('ZADD', heads, h[2], b)
+  end
 end
 local res = n
 if ARGV[4] == '1' then
