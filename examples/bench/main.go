@@ -15,8 +15,8 @@
 //
 // Each system writes to a database of its own (-kit-db, -asynq-db), which
 // must be empty at the start and is flushed at the end; nothing else on
-// the server is touched but SLOWLOG's setting, which is restored. Every
-// phase is bounded in time and the run stops by itself.
+// the server is touched but SLOWLOG's setting during the drains, which
+// is restored. Every phase is bounded in time and the run stops by itself.
 //
 //	go run ./bench            # full run, a few minutes
 //	go run ./bench -quick     # smoke run
@@ -108,16 +108,6 @@ func run(ctx context.Context, cfg config) (err error) {
 			err = errors.Join(err, c.FlushDBAsync(cctx).Err()) // freed in the background: nothing is measured now
 		}
 	}()
-	old, err := lowerSlowlog(ctx, admin, cfg.SlowlogBelow, cfg.SlowlogLen)
-	defer func() {
-		cctx, cancel := cleanupCtx()
-		defer cancel()
-		err = errors.Join(err, old.restore(cctx, admin))
-	}()
-	if err != nil {
-		return err
-	}
-
 	rep := &report{Command: commandLine(), Flags: cfg.Flags, Machine: describeMachine(), Started: begin}
 	if rep.Redis, err = describeServer(ctx, admin); err != nil {
 		return err
