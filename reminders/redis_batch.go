@@ -97,9 +97,10 @@ func (s *RedisScheduler) scheduleTx(ctx context.Context, byShard [][]Reminder, t
 // the lease and dead sets and HDEL of the last errors: replacing a
 // reminder in flight or dead drops its lease or dead entry), then, when a
 // wake-up or a clock measurement is due, one small script
-// (schedule_tail.lua). When the batch replaced stored reminders, a second
-// round trip sets its buckets' heads again (heads.lua), as schedule.lua
-// does for the reminders it replaces. A transaction, unlike a script, does not copy every
+// (schedule_tail.lua). A transaction cannot look at what it replaces, so
+// a reminder it moves later leaves its bucket's head too low (schedule.lua
+// sets such heads again); the next claim sets it (claim.lua), as it visits
+// up to 256 heads a call. A transaction, unlike a script, does not copy every
 // record into Lua and back: for a batch of 500 it costs Redis about a
 // quarter less than the same writes in a script. It is atomic, so a
 // concurrent Cancel, claim or Schedule of an ID sees it stored whole or not
@@ -121,9 +122,8 @@ func (s *RedisScheduler) scheduleShardTx(ctx context.Context, sh int, list []Rem
 	}
 	heads := make([]redis.Z, len(b.groups))
 	var tail *redis.Cmd
-	var added *redis.IntCmd
 	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		added = p.HSet(ctx, k.rec, recs...)
+		p.HSet(ctx, k.rec, recs...)
 		p.HSet(ctx, k.kinds, kinds...)
 		for i, g := range b.groups {
 			members := make([]redis.Z, len(g.members))
@@ -153,16 +153,5 @@ func (s *RedisScheduler) scheduleShardTx(ctx context.Context, sh int, list []Rem
 		}
 	}
 	s.scheduled(ctx, sh, list)
-	if added.Val() < int64(len(list)) {
-		// Some reminders replaced stored ones: one moved later may have
-		// been its bucket's earliest, and a transaction cannot look (see
-		// scheduleShardTx's doc). Retrying the batch after an error here is
-		// safe, and sets the heads again.
-		args := make([]any, len(b.groups))
-		for i, g := range b.groups {
-			args[i] = g.bucket
-		}
-		return scriptHeads.Run(ctx, s.client, k.all(), args...).Err()
-	}
 	return nil
 }

@@ -28,7 +28,6 @@ var (
 	scriptDead     = loadScript("dead")
 	scriptDelete   = loadScript("delete_dead")
 	scriptStats    = loadScript("stats")
-	scriptHeads    = loadScript("heads")
 )
 
 func loadScript(name string) *redis.Script {

@@ -127,13 +127,21 @@ local function collect(key, limit)
   for i = 1, #m, 2 do table.insert(cands, {m[i], m[i + 1], key}) end
 end
 collect(K.due, maxClaim)
-local visited = {}
-if #cands < maxClaim then
-  for _, b in ipairs(redis.call('ZRANGEBYSCORE', K.heads, '-inf', now, 'LIMIT', 0, maxClaim)) do
-    if #cands >= maxClaim then break end
+-- The due heads are read a page at a time, up to maxVisits of them: a head
+-- can be too low (a ScheduleMany transaction that moved its bucket's
+-- earliest reminder later, see lib.lua), and a call that found only such
+-- heads would leave a due reminder behind them for the next call.
+local maxVisits = 256
+local visited, offset = {}, 0
+while #cands < maxClaim and #visited < maxVisits do
+  local page = redis.call('ZRANGEBYSCORE', K.heads, '-inf', now, 'LIMIT', offset, 32)
+  for _, b in ipairs(page) do
+    if #cands >= maxClaim or #visited >= maxVisits then break end
     collect(bucketKey(K, b), maxClaim - #cands)
     table.insert(visited, b)
   end
+  if #page < 32 then break end
+  offset = offset + #page
 end
 
 if #cands > 0 then

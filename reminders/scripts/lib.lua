@@ -39,11 +39,12 @@
 -- time: an add lowers it (ZADD LT: exact, as the bucket's earliest can
 -- only move earlier), and every change that can move it later sets it
 -- again from the bucket (setHead): claim.lua for the buckets it takes
--- from, cancel.lua, and a schedule that replaced reminders. A head found
--- too low (written by something else) costs a claim call a look; stale
--- heads that piled up would make due reminders wait behind them. The due
--- key itself is the index as stored before the buckets existed: still
--- read, never written.
+-- from, cancel.lua, and schedule.lua for the reminders it replaces. Only a
+-- ScheduleMany transaction (redis_batch.go), which cannot look, leaves a
+-- head too low when it moves a bucket's earliest reminder later; claim.lua
+-- then visits it and sets it, up to 256 heads a call, so that due
+-- reminders do not wait behind such heads. The due key itself is the
+-- index as stored before the buckets existed: still read, never written.
 
 -- maxDue bounds a due time, in Unix ms either side of 1970: 2^53-1, as
 -- validate.go's maxDueMillis.
