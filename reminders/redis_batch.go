@@ -99,13 +99,13 @@ func (s *RedisScheduler) scheduleTx(ctx context.Context, byShard [][]Reminder, t
 // wake-up or a clock measurement is due, one small script
 // (schedule_tail.lua). A transaction cannot look at what it replaces, so
 // a reminder it moves later leaves its bucket's head too low (schedule.lua
-// sets such heads again); the next claim sets it (claim.lua), as it visits
-// up to 256 heads a call. A transaction, unlike a script, does not copy every
+// sets such heads again); the next claim sets it (claim.lua visits up to
+// 256 heads a call). A transaction, unlike a script, does not copy every
 // record into Lua and back: for a batch of 500 it costs Redis about a
 // quarter less than the same writes in a script. It is atomic, so a
-// concurrent Cancel, claim or Schedule of an ID sees it stored whole or not
-// at all; run twice (go-redis resending after a lost reply), it writes the
-// same records again.
+// concurrent Cancel, claim or Schedule of an ID sees it stored whole or
+// not at all; run twice (go-redis resending after a lost reply), it
+// writes the same records again.
 func (s *RedisScheduler) scheduleShardTx(ctx context.Context, sh int, list []Reminder) error {
 	k := s.keys[sh]
 	b := newBatch(list)
@@ -113,12 +113,12 @@ func (s *RedisScheduler) scheduleShardTx(ctx context.Context, sh int, list []Rem
 	ids := make([]any, len(list))
 	fields := make([]string, len(list))
 	for i, r := range list {
-		recs = append(recs, r.ID, encodeRecord(r, b.refs[i]))
+		recs = append(recs, r.ID, encodeRecord(r, b.ref(i)))
 		ids[i], fields[i] = r.ID, r.ID
 	}
 	kinds := make([]any, 0, 2*len(b.kinds))
-	for _, kind := range b.kinds {
-		kinds = append(kinds, kindRef(kind), kind)
+	for i, kind := range b.kinds {
+		kinds = append(kinds, b.kindRefs[i], kind)
 	}
 	heads := make([]redis.Z, len(b.groups))
 	var tail *redis.Cmd

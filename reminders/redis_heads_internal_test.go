@@ -1,14 +1,11 @@
 package reminders
 
 import (
-	"context"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/sytefy/kit/internal/redistest"
 )
 
 // TestRedisHeadsStayExact: each due bucket's head is its earliest due time
@@ -19,11 +16,7 @@ import (
 // look, may leave heads too low, never too high, and never a bucket with
 // members but no head.
 func TestRedisHeadsStayExact(t *testing.T) {
-	r := redistest.New(t)
-	s, err := NewRedisScheduler(r.Client, WithKeyPrefix(r.Prefix), WithShards(1))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	r, s, ctx := oneShard(t)
 	k := s.keys[0]
 
 	check := func(when string, exact bool) {
@@ -96,11 +89,7 @@ func TestRedisHeadsStayExact(t *testing.T) {
 // all of them, is claimed within four claim calls (each visits up to 256
 // heads, of 1021), and the visited heads are set right.
 func TestRedisClaimPassesLowHeads(t *testing.T) {
-	r := redistest.New(t)
-	s, err := NewRedisScheduler(r.Client, WithKeyPrefix(r.Prefix), WithShards(1))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	r, s, ctx := oneShard(t)
 	k := s.keys[0]
 
 	byBucket := map[int]string{}

@@ -33,10 +33,10 @@ func scheduleArgs(shard int, rs []Reminder, clocks shardClocks, wake string) []a
 	b := newBatch(rs)
 	args := make([]any, 7, 7+4*len(rs)+2*len(b.kinds)+4*len(b.groups))
 	for i, r := range rs {
-		args = append(args, r.ID, encodeRecord(r, b.refs[i]))
+		args = append(args, r.ID, encodeRecord(r, b.ref(i)))
 	}
-	for _, k := range b.kinds {
-		args = append(args, kindRef(k), k)
+	for i, k := range b.kinds {
+		args = append(args, b.kindRefs[i], k)
 	}
 	for _, g := range b.groups {
 		args = append(args, g.bucket, len(g.members))
@@ -53,15 +53,19 @@ func scheduleArgs(shard int, rs []Reminder, clocks shardClocks, wake string) []a
 }
 
 // batch is what storing reminders of one shard needs besides the
-// reminders: their due times (Unix ms) and kind refs, the distinct kinds,
-// and the reminders by due bucket.
+// reminders: their due times (Unix ms), the distinct kinds with their
+// refs (kindRef, computed once a kind), and the reminders by due bucket.
 type batch struct {
 	dues     []int64
-	refs     []string
+	kindOf   []int // kindOf[i]: reminder i's index in kinds
 	earliest int64
 	kinds    []string
+	kindRefs []string
 	groups   []bucketGroup
 }
+
+// ref is reminder i's kind ref.
+func (b *batch) ref(i int) string { return b.kindRefs[b.kindOf[i]] }
 
 // bucketGroup is the reminders of a batch in one due bucket, by index, in
 // batch order (the last of one ID wins, in ZADD as in HSET).
@@ -72,17 +76,20 @@ type bucketGroup struct {
 }
 
 func newBatch(rs []Reminder) batch {
-	b := batch{dues: make([]int64, len(rs)), refs: make([]string, len(rs))}
+	b := batch{dues: make([]int64, len(rs)), kindOf: make([]int, len(rs))}
 	buckets := make([]int, len(rs))
 	for i, r := range rs {
 		b.dues[i] = dueMillis(r.DueAt)
 		if i == 0 || b.dues[i] < b.earliest {
 			b.earliest = b.dues[i]
 		}
-		b.refs[i] = kindRef(r.Kind)
-		if !slices.Contains(b.kinds, r.Kind) { // a batch has a few kinds
+		k := slices.Index(b.kinds, r.Kind) // a batch has a few kinds
+		if k < 0 {
+			k = len(b.kinds)
 			b.kinds = append(b.kinds, r.Kind)
+			b.kindRefs = append(b.kindRefs, kindRef(r.Kind))
 		}
+		b.kindOf[i] = k
 		buckets[i] = dueBucket(r.ID)
 	}
 	order := make([]int, len(rs))

@@ -12,16 +12,25 @@ import (
 	"github.com/sytefy/kit/internal/redistest"
 )
 
+// oneShard is a Redis scheduler with one shard, so that a test knows its
+// keys (s.keys[0]), and a context that ends with the test or after a
+// minute.
+func oneShard(t *testing.T) (*redistest.Redis, *RedisScheduler, context.Context) {
+	t.Helper()
+	r := redistest.New(t)
+	s, err := NewRedisScheduler(r.Client, WithKeyPrefix(r.Prefix), WithShards(1))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return r, s, ctx
+}
+
 // TestSettleSameIDTwice: one settle call may carry two outcomes for one ID
 // (an old claim's and a newer one's, or the same claim's twice). The
 // script reads every lease and record up front, yet the first outcome that
 // applies makes the others stale, as if they ran one by one.
 func TestSettleSameIDTwice(t *testing.T) {
-	r := redistest.New(t)
-	s, err := NewRedisScheduler(r.Client, WithKeyPrefix(r.Prefix), WithShards(1))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	r, s, ctx := oneShard(t)
 	k := s.keys[0]
 
 	schedule := func(id string) {

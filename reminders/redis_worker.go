@@ -387,7 +387,8 @@ func (w *worker) claim(ctx context.Context, sh, max int) (int64, error) {
 	return nextAt, nil
 }
 
-// tokenArg is a claim token as claim.lua takes it: base 36, ” for none.
+// tokenArg is a claim token as claim.lua takes it: base 36, or the empty
+// string for none.
 func tokenArg(t uint64) string {
 	if t == 0 {
 		return ""
